@@ -35,10 +35,22 @@ ifneq ($(SANITIZE),)
   LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-# Sources.  Every .c in these folders is part of hvmdm; files that need an
-# optional library are listed below under its CONFIG_ switch.
-lib-srcs := $(wildcard core/*.c accel/*.c hw/*.c hw/*/*.c block/*.c firmware/*.c ui/*.c)
-lib-srcs := $(filter-out core/main.c,$(lib-srcs))
+# Sources, listed per folder.  A file is added here once it compiles.
+# Files that need an optional library go under their CONFIG_ switch:
+#   lib-srcs-$(CONFIG_VNC) += ui/vnc.c
+lib-srcs :=
+lib-srcs-y :=
+
+# core/
+
+
+# accel/
+
+# hw/
+
+# firmware/
+
+lib-srcs += $(lib-srcs-y)
 
 lib-objs := $(patsubst %.c,$(O)/%.o,$(lib-srcs))
 main-obj := $(O)/core/main.o
