@@ -42,7 +42,7 @@ lib-srcs :=
 lib-srcs-y :=
 
 # core/
-
+lib-srcs += core/devices.c
 
 # accel/
 
