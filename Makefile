@@ -43,6 +43,8 @@ lib-srcs-y :=
 
 # core/
 lib-srcs += core/devices.c
+lib-srcs += core/error.c
+lib-srcs += core/log.c
 
 # accel/
 

@@ -7,6 +7,8 @@
 #ifndef HVMDM_LOG_H
 #define HVMDM_LOG_H
 
+#include <stdio.h>
+
 #include "hvmdm/common.h"
 
 enum dm_log_level {
@@ -20,6 +22,9 @@ enum dm_log_level {
 void dm_log_set_level(enum dm_log_level level);
 /* Redirect log output (tests); NULL restores stderr. */
 void dm_log_set_file(FILE *f);
+/* Time source of the guest-error rate limit, in microseconds (tests); NULL
+ * restores g_get_monotonic_time. */
+void dm_log_set_clock(int64_t (*now_us)(void));
 
 void dm_log(enum dm_log_level level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 #define dm_error_report(...) dm_log(DM_LOG_ERROR, __VA_ARGS__)
