@@ -1,9 +1,16 @@
-# hvmdm: one non-recursive Makefile.  make [O=DIR] [SANITIZE=address,undefined]
-#   make            build $(O)/hvmdm and $(O)/hvmdm-img
-#   make check      install what is missing, build, run every test
-#   make check-unit | check-asan | check-e2e
-#   make demo       boot the demo guest (serial on this terminal)
-#   make bench      benchmarks side by side with QEMU
+# hvmdm: one non-recursive Makefile.
+#   make [O=DIR]        build DIR/hvmdm (O defaults to build); ./configure runs
+#                       by itself, and again whenever configure changes
+#   make SANITIZE=address,undefined   the same in build-san, with sanitizers
+#   make check          install missing Debian packages, build, run the unit
+#                       tests, the same under ASan/UBSan and the end-to-end
+#                       tests; ends with "N passed, N failed"
+#   make check-unit | check-asan | check-e2e   one part (no package install)
+#   make demo           boot SeaBIOS with its serial console on this terminal
+#   make bench          SeaBIOS benchmarks side by side with QEMU
+#   make unit-programs  build the unit test binaries
+#   make format         clang-format the sources
+#   make clean          remove $(O) and its sanitizer twin
 
 O ?= build
 SANITIZE ?=
@@ -13,15 +20,23 @@ ifneq ($(SANITIZE),)
     O := build-san
   endif
 endif
+# The sanitizer twin of $(O) that `make check` builds.
+ASAN_O := $(if $(filter build,$(O)),build-san,$(O)-san)
 
 all:
 
-# Build configuration: re-run configure when it is missing or older than the
-# configure script.
+# Goals that must work before anything is installed or configured (a fresh
+# machine has no glib, so configure would fail): they never read config.mk
+# and run their work in a sub-make after scripts/install-deps.sh.
+setup-goals := deps check check-asan demo bench clean distclean help
+ifneq ($(filter-out $(setup-goals),$(or $(MAKECMDGOALS),all)),)
+# Build configuration: re-run configure with the arguments it was last given
+# when config.mk is missing or older than the configure script.
 $(O)/config.mk: configure
-	./configure --build-dir=$(O) $(CONFIGURE_FLAGS)
+	./configure --build-dir=$(O) $(CONFIGURE_ARGS)
 
 include $(O)/config.mk
+endif
 
 CFLAGS ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers \
@@ -30,6 +45,14 @@ ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(EXTRA_CFLAGS) -D_GNU_SOURCE \
               -Iinclude -I$(O) -include $(O)/config.h $(PKG_CFLAGS) -MMD -MP \
               -fno-strict-aliasing -pthread
 LDLIBS := $(PKG_LIBS) -pthread -lutil -lm
+# Quiet build lines ("CC core/io.c"); make V=1 shows the commands.
+ifeq ($(V),1)
+  Q :=
+  say := @true
+else
+  Q := @
+  say := @printf '  %-5s %s\n'
+endif
 ifneq ($(SANITIZE),)
   ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
   LDFLAGS += -fsanitize=$(SANITIZE)
@@ -72,57 +95,76 @@ endif
 
 $(O)/%.o: %.c $(O)/config.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/libhvmdm.a: $(lib-objs)
 	@rm -f $@
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(O)/hvmdm: $(main-obj) $(O)/libhvmdm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/hvmdm-img: $(tool-objs) $(O)/libhvmdm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(unit-helper-objs) $(O)/libhvmdm.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 unit-programs: $(unit-bins) $(O)/hvmdm
 
 -include $(lib-objs:.o=.d) $(main-obj:.o=.d) $(unit-bins:=.d) $(tool-objs:.o=.d)
+-include $(unit-helper-objs:.o=.d)
+# Keep the test objects (make would delete them as intermediate files).
+.SECONDARY: $(unit-bins:=.o)
 
 # ---- set-up and tests -------------------------------------------------------
+# Sub-makes build in parallel unless the caller chose -j.
+JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
+SUBMAKE := $(MAKE) --no-print-directory $(JOBS)
+
 deps:
 	@scripts/install-deps.sh
 
 check: deps
-	$(MAKE) all unit-programs
-	$(MAKE) SANITIZE=address,undefined unit-programs
-	tests/run-tests.sh --build $(O) --asan-build build-san --e2e
+	@$(SUBMAKE) O=$(O) all unit-programs
+	@$(SUBMAKE) O=$(ASAN_O) SANITIZE=address,undefined unit-programs
+	@tests/run-tests.sh --unit $(O) --asan $(ASAN_O) --e2e $(O)
 
 check-unit: all unit-programs
-	tests/run-tests.sh --build $(O)
+	@tests/run-tests.sh --unit $(O)
 
 check-asan:
-	$(MAKE) SANITIZE=address,undefined unit-programs
-	tests/run-tests.sh --build build-san
+	@$(SUBMAKE) O=$(ASAN_O) SANITIZE=address,undefined unit-programs
+	@tests/run-tests.sh --asan $(ASAN_O)
 
 check-e2e: all
-	tests/run-tests.sh --build $(O) --e2e-only
+	@tests/run-tests.sh --e2e $(O)
 
 demo: deps
-	$(MAKE) all
-	tests/demo.sh $(O)
+	@$(SUBMAKE) O=$(O) all
+	@tests/demo.sh $(O)
 
 bench: deps
-	$(MAKE) all
-	tests/perf/run-bench.sh $(O)
+	@$(SUBMAKE) O=$(O) all
+	@tests/perf/seabios.sh --build $(O)
 
 format:
-	clang-format -i $(lib-srcs) core/main.c $(wildcard include/hvmdm/*.h)
+	clang-format -i $(lib-srcs) core/main.c $(tool-srcs) $(wildcard include/hvmdm/*.h)
+
+help:
+	@sed -n '1,/^$$/s/^# \{0,1\}//p' Makefile
 
 clean:
-	rm -rf build build-san build-*
+	rm -rf $(O) $(ASAN_O)
 
-.PHONY: all check check-unit check-asan check-e2e demo bench deps clean format unit-programs
+distclean:
+	rm -rf build build-san
+
+.PHONY: all check check-unit check-asan check-e2e demo bench deps clean \
+        distclean format help unit-programs
 .DELETE_ON_ERROR:
