@@ -65,9 +65,15 @@ lib-srcs :=
 lib-srcs-y :=
 
 # core/
+lib-srcs += core/config.c
 lib-srcs += core/devices.c
 lib-srcs += core/error.c
 lib-srcs += core/log.c
+lib-srcs += core/trace.c
+lib-srcs += core/irq.c
+lib-srcs += core/main-loop.c
+lib-srcs += core/timer.c
+lib-srcs += core/vmstate.c
 
 # accel/
 

@@ -9,7 +9,11 @@
 #ifndef HVMDM_CONFIG_H
 #define HVMDM_CONFIG_H
 
+#include <stdio.h>
+
 #include "hvmdm/common.h"
+
+#define HVMDM_VERSION "0.1.0"
 
 struct dm_kv {
     char *key;
@@ -65,7 +69,8 @@ struct dm_config {
     bool no_reboot;
     bool no_shutdown;
     char *boot;                 /* -boot string, parsed by the board */
-    int log_level;              /* -d / -v verbosity */
+    int log_level;              /* -d / -v verbosity (enum dm_log_level,
+                                 * default DM_LOG_WARN) */
 };
 
 struct dm_config *dm_config_new(void);
@@ -74,5 +79,7 @@ void dm_config_free(struct dm_config *cfg);
  * option. --help and --version set *EXIT_NOW after printing. */
 bool dm_config_parse_argv(struct dm_config *cfg, int argc, char **argv,
                           bool *exit_now, GError **errp);
+/* The --help text. */
+void dm_config_print_usage(FILE *out);
 
 #endif

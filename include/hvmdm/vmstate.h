@@ -8,7 +8,11 @@
  *
  * Stream: magic "HVMDMSTA", format version, then per device a section with its
  * type name, id and version, each field with its name, kind and size, and a
- * CRC32 over everything at the end. Loading caps every size it reads.
+ * CRC32 over everything at the end. Loading caps every size it reads (names
+ * 64 bytes, a field 16 MiB, 1024 sections), loads fields by name (a field
+ * newer than the stream's version keeps its value, a stream field the table
+ * no longer has is skipped) and writes nothing into a device before its whole
+ * section checked out. Subsections use the same OPAQUE as their parent.
  */
 #ifndef HVMDM_VMSTATE_H
 #define HVMDM_VMSTATE_H
@@ -50,29 +54,56 @@ struct dm_vmstate {
 #define DM_VMS_FIELD_(st, f, k, ver, n, sz)                                 \
     { .name = #f, .kind = (k), .offset = offsetof(st, f), .size = (sz),     \
       .count = (n), .version = (ver) }
-#define DM_VMS_UINT8(st, f)  DM_VMS_FIELD_(st, f, DM_VMS_UINT, 0, 1, 1)
-#define DM_VMS_UINT16(st, f) DM_VMS_FIELD_(st, f, DM_VMS_UINT, 0, 1, 2)
-#define DM_VMS_UINT32(st, f) DM_VMS_FIELD_(st, f, DM_VMS_UINT, 0, 1, 4)
-#define DM_VMS_UINT64(st, f) DM_VMS_FIELD_(st, f, DM_VMS_UINT, 0, 1, 8)
-#define DM_VMS_INT32(st, f)  DM_VMS_FIELD_(st, f, DM_VMS_INT, 0, 1, 4)
-#define DM_VMS_INT64(st, f)  DM_VMS_FIELD_(st, f, DM_VMS_INT, 0, 1, 8)
-#define DM_VMS_BOOL(st, f)   DM_VMS_FIELD_(st, f, DM_VMS_BOOL, 0, 1, sizeof(bool))
-/* Arrays of integers: element size from the array's element type. */
-#define DM_VMS_UINT_ARRAY(st, f)                                            \
-    DM_VMS_FIELD_(st, f, DM_VMS_UINT, 0,                                    \
-                  sizeof(((st *)0)->f) / sizeof(((st *)0)->f[0]),           \
+#define DM_VMS_NELEMS_(st, f) \
+    (sizeof(((st *)0)->f) / sizeof(((st *)0)->f[0]))
+/* Each field macro has a _V form taking the stream version that added the
+ * field: DM_VMS_UINT8_V(struct rtc, alarm_sec, 2). */
+#define DM_VMS_UINT8_V(st, f, v)  DM_VMS_FIELD_(st, f, DM_VMS_UINT, v, 1, 1)
+#define DM_VMS_UINT16_V(st, f, v) DM_VMS_FIELD_(st, f, DM_VMS_UINT, v, 1, 2)
+#define DM_VMS_UINT32_V(st, f, v) DM_VMS_FIELD_(st, f, DM_VMS_UINT, v, 1, 4)
+#define DM_VMS_UINT64_V(st, f, v) DM_VMS_FIELD_(st, f, DM_VMS_UINT, v, 1, 8)
+#define DM_VMS_INT8_V(st, f, v)   DM_VMS_FIELD_(st, f, DM_VMS_INT, v, 1, 1)
+#define DM_VMS_INT16_V(st, f, v)  DM_VMS_FIELD_(st, f, DM_VMS_INT, v, 1, 2)
+#define DM_VMS_INT32_V(st, f, v)  DM_VMS_FIELD_(st, f, DM_VMS_INT, v, 1, 4)
+#define DM_VMS_INT64_V(st, f, v)  DM_VMS_FIELD_(st, f, DM_VMS_INT, v, 1, 8)
+#define DM_VMS_BOOL_V(st, f, v)                                             \
+    DM_VMS_FIELD_(st, f, DM_VMS_BOOL, v, 1, sizeof(bool))
+#define DM_VMS_UINT8(st, f)  DM_VMS_UINT8_V(st, f, 0)
+#define DM_VMS_UINT16(st, f) DM_VMS_UINT16_V(st, f, 0)
+#define DM_VMS_UINT32(st, f) DM_VMS_UINT32_V(st, f, 0)
+#define DM_VMS_UINT64(st, f) DM_VMS_UINT64_V(st, f, 0)
+#define DM_VMS_INT8(st, f)   DM_VMS_INT8_V(st, f, 0)
+#define DM_VMS_INT16(st, f)  DM_VMS_INT16_V(st, f, 0)
+#define DM_VMS_INT32(st, f)  DM_VMS_INT32_V(st, f, 0)
+#define DM_VMS_INT64(st, f)  DM_VMS_INT64_V(st, f, 0)
+#define DM_VMS_BOOL(st, f)   DM_VMS_BOOL_V(st, f, 0)
+/* Arrays of integers or bools: element size from the array's element type. */
+#define DM_VMS_UINT_ARRAY_V(st, f, v)                                       \
+    DM_VMS_FIELD_(st, f, DM_VMS_UINT, v, DM_VMS_NELEMS_(st, f),             \
                   sizeof(((st *)0)->f[0]))
-#define DM_VMS_BUFFER(st, f)                                                \
-    DM_VMS_FIELD_(st, f, DM_VMS_BUFFER, 0, 1, sizeof(((st *)0)->f))
-#define DM_VMS_STRUCT_ARRAY(st, f, sub)                                     \
+#define DM_VMS_INT_ARRAY_V(st, f, v)                                        \
+    DM_VMS_FIELD_(st, f, DM_VMS_INT, v, DM_VMS_NELEMS_(st, f),              \
+                  sizeof(((st *)0)->f[0]))
+#define DM_VMS_BOOL_ARRAY_V(st, f, v)                                       \
+    DM_VMS_FIELD_(st, f, DM_VMS_BOOL, v, DM_VMS_NELEMS_(st, f), sizeof(bool))
+#define DM_VMS_UINT_ARRAY(st, f) DM_VMS_UINT_ARRAY_V(st, f, 0)
+#define DM_VMS_INT_ARRAY(st, f)  DM_VMS_INT_ARRAY_V(st, f, 0)
+#define DM_VMS_BOOL_ARRAY(st, f) DM_VMS_BOOL_ARRAY_V(st, f, 0)
+/* Opaque bytes (a whole array of uint8_t, a FIFO, VRAM). */
+#define DM_VMS_BUFFER_V(st, f, v)                                           \
+    DM_VMS_FIELD_(st, f, DM_VMS_BUFFER, v, 1, sizeof(((st *)0)->f))
+#define DM_VMS_BUFFER(st, f) DM_VMS_BUFFER_V(st, f, 0)
+/* Embedded structs described by their own table SUB. */
+#define DM_VMS_STRUCT_ARRAY_V(st, f, sub, v)                                \
     { .name = #f, .kind = DM_VMS_STRUCT, .offset = offsetof(st, f),         \
-      .size = sizeof(((st *)0)->f[0]),                                      \
-      .count = sizeof(((st *)0)->f) / sizeof(((st *)0)->f[0]),              \
+      .size = sizeof(((st *)0)->f[0]), .count = DM_VMS_NELEMS_(st, f),      \
+      .version = (v), .vmsd = (sub) }
+#define DM_VMS_STRUCT_V(st, f, sub, v)                                      \
+    { .name = #f, .kind = DM_VMS_STRUCT, .offset = offsetof(st, f),         \
+      .size = sizeof(((st *)0)->f), .count = 1, .version = (v),             \
       .vmsd = (sub) }
-#define DM_VMS_STRUCT(st, f, sub)                                           \
-    { .name = #f, .kind = DM_VMS_STRUCT, .offset = offsetof(st, f),         \
-      .size = sizeof(((st *)0)->f), .count = 1, .vmsd = (sub) }
-/* Any field macro with a version: DM_VMS_V(DM_VMS_UINT8(st, f), 2). */
+#define DM_VMS_STRUCT_ARRAY(st, f, sub) DM_VMS_STRUCT_ARRAY_V(st, f, sub, 0)
+#define DM_VMS_STRUCT(st, f, sub)       DM_VMS_STRUCT_V(st, f, sub, 0)
 #define DM_VMS_END_OF_LIST { .kind = DM_VMS_END }
 
 /* A stream being written or read. */
@@ -95,7 +126,10 @@ bool dm_vmstate_load_section(struct dm_vmstate_stream *r, const char *name,
 bool dm_vmstate_reader_at_end(struct dm_vmstate_stream *r);
 void dm_vmstate_stream_free(struct dm_vmstate_stream *s);
 
-/* Human-readable dump of a whole stream ("device/field = value" lines). */
+/* Human-readable dump of a whole stream: "device[id].field = value" lines
+ * (unsigned in hex, signed in decimal, arrays in braces, long buffers and
+ * arrays cut short), "# device[id] version N" before each section and
+ * subsection, "device[id].field[i].member" inside struct arrays. */
 char *dm_vmstate_dump(GBytes *data, GError **errp);
 
 #endif
