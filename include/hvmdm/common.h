@@ -6,6 +6,7 @@
 #define HVMDM_COMMON_H
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
