@@ -74,6 +74,8 @@ lib-srcs += core/irq.c
 lib-srcs += core/main-loop.c
 lib-srcs += core/timer.c
 lib-srcs += core/vmstate.c
+lib-srcs += core/io.c
+lib-srcs += core/memory.c
 
 # accel/
 
