@@ -66,9 +66,11 @@ lib-srcs-y :=
 
 # core/
 lib-srcs += core/config.c
+lib-srcs += core/dev.c
 lib-srcs += core/devices.c
 lib-srcs += core/error.c
 lib-srcs += core/log.c
+lib-srcs += core/machine.c
 lib-srcs += core/trace.c
 lib-srcs += core/irq.c
 lib-srcs += core/main-loop.c

@@ -64,15 +64,22 @@ struct dm_machine {
     bool reset_requested;
     struct dm_bh *request_bh;  /* serves reset/shutdown requests */
     int exit_status;
+    bool accel_ready;          /* accel->init succeeded: destroy on free */
+    bool started;              /* accel->start succeeded */
 };
 
-/* Create the machine: memory, I/O spaces, clock, accelerator init. */
+/* Create the machine: memory (RAM below the PCI hole at 0xe0000000, the rest
+ * above 4 GiB), I/O spaces, clock (manual under qtest), input, the -chardev
+ * character devices, then accelerator init. Takes ownership of CFG, also
+ * on failure. */
 struct dm_machine *dm_machine_new(struct dm_config *cfg, GError **errp);
 void dm_machine_free(struct dm_machine *m);
 /* Reset every device in creation order, then the CPUs. */
 void dm_machine_reset(struct dm_machine *m);
 /* Start the accelerator and run the main loop until shutdown; returns the
- * process exit status. Takes and releases dm_lock. */
+ * process exit status. Takes and releases dm_lock. SIGINT, SIGTERM and SIGHUP
+ * (which main() blocks in every thread before creating any) are taken from
+ * a signalfd and shut down cleanly, exit status 0. */
 int dm_machine_run(struct dm_machine *m);
 
 /* Requests from any thread with dm_lock held (devices, accelerators,
@@ -80,6 +87,12 @@ int dm_machine_run(struct dm_machine *m);
 void dm_machine_request_reset(struct dm_machine *m);
 void dm_machine_request_shutdown(struct dm_machine *m,
                                  enum dm_shutdown_cause cause);
+/* Save every realized device that has a state table, in creation order
+ * (section = type name + id); load expects the same devices in the same
+ * order, e.g. a machine built from the same command line. */
+GBytes *dm_machine_save_state(struct dm_machine *m, GError **errp);
+bool dm_machine_load_state(struct dm_machine *m, GBytes *data, GError **errp);
+
 /* Connect LINE as a new source of ISA IRQ input IRQ (0..15, at most 32
  * sources each). */
 bool dm_isa_irq_connect(struct dm_machine *m, struct dm_irq_line *line,
@@ -89,5 +102,8 @@ int dm_isa_irq_level(struct dm_machine *m, int irq);
 
 /* The PC board: creates and wires every device (hw/pc.c). */
 bool dm_pc_init(struct dm_machine *m, GError **errp);
+/* The -device devices, in command-line order; main() calls this after
+ * dm_pc_init, so they take the PCI slots the board left free. */
+bool dm_machine_add_user_devices(struct dm_machine *m, GError **errp);
 
 #endif
