@@ -80,6 +80,7 @@ lib-srcs += core/io.c
 lib-srcs += core/memory.c
 
 # accel/
+lib-srcs += accel/accel.c accel/kvm.c accel/kvm-cpu.c accel/qtest.c
 
 # hw/
 

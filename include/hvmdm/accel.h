@@ -21,7 +21,9 @@ struct dm_accel_ops {
     /* Start the vCPUs (after devices are realized and reset). */
     bool (*start)(struct dm_machine *m, GError **errp);
     /* Pause all vCPUs and wait until none is running guest code or device
-     * code (called with dm_lock held; returns with it held). */
+     * code (called with dm_lock held; returns with it held, but drops it
+     * while it waits so that vCPUs inside device code can finish). Pauses
+     * nest: each pause needs one resume. */
     void (*pause)(struct dm_machine *m);
     void (*resume)(struct dm_machine *m);
     /* Set the level of interrupt controller input GSI (ISA IRQ n = GSI n,
