@@ -86,6 +86,11 @@ lib-srcs += accel/accel.c accel/kvm.c accel/kvm-cpu.c accel/qtest.c
 
 # firmware/
 
+# block/
+lib-srcs += block/block.c block/file.c block/raw.c block/aio.c
+lib-srcs += block/qcow2.c block/qcow2-refcount.c
+lib-srcs-$(CONFIG_URING) += block/uring.c
+
 lib-srcs += $(lib-srcs-y)
 
 lib-objs := $(patsubst %.c,$(O)/%.o,$(lib-srcs))

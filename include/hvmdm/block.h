@@ -1,0 +1,103 @@
+/*
+ * block.h: disk images as seen by devices and tools.
+ *
+ * A struct blk is one opened image (raw, qcow2; vmdk later) with its backing
+ * chain. Devices use the asynchronous vectored calls: the request runs on
+ * io_uring or a worker thread and CB runs later on the main loop with dm_lock
+ * held, never from inside the submitting call. Tools and tests use the
+ * synchronous helpers, which run the request in the calling thread.
+ *
+ * Offsets and lengths are in bytes; a request must lie inside [0, size).
+ * Results are 0 or -errno (-EINVAL out of range, -EROFS on a read-only image,
+ * -EIO, -ENOSPC, -EPERM for a write the format guard refused).
+ */
+#ifndef HVMDM_BLOCK_H
+#define HVMDM_BLOCK_H
+
+#include <sys/uio.h>
+
+#include "hvmdm/common.h"
+
+enum blk_format {
+    BLK_FORMAT_PROBE = 0, /* guess from the contents (warned about) */
+    BLK_FORMAT_RAW,
+    BLK_FORMAT_QCOW2,
+    BLK_FORMAT_VMDK,
+};
+
+enum blk_cache {
+    BLK_CACHE_WRITEBACK = 0, /* host page cache, flush = fdatasync */
+    BLK_CACHE_WRITETHROUGH,  /* every write reaches the disk (O_DSYNC) */
+    BLK_CACHE_NONE,          /* O_DIRECT, flush = fdatasync */
+    BLK_CACHE_DIRECTSYNC,    /* O_DIRECT | O_DSYNC */
+    BLK_CACHE_UNSAFE,        /* host page cache, flushes ignored */
+};
+
+enum blk_aio_mode {
+    BLK_AIO_AUTO = 0, /* io_uring when built in and available, else threads */
+    BLK_AIO_URING,    /* io_uring, falling back to threads if it fails */
+    BLK_AIO_THREADS,  /* worker threads only */
+};
+
+struct blk_opts {
+    enum blk_format format;
+    enum blk_cache cache;
+    enum blk_aio_mode aio;
+    bool read_only;
+    const char *id; /* drive id for messages, or NULL */
+};
+
+struct blk;
+
+/* Completion: RET is 0 or -errno. Runs on the main loop with dm_lock held. */
+typedef void (*blk_cb)(void *opaque, int ret);
+
+/* Open FILENAME (OPTS may be NULL for defaults). One error line on failure,
+ * naming the file and what is wrong with it. */
+struct blk *blk_open(const char *filename, const struct blk_opts *opts,
+                     GError **errp);
+/* Waits for requests in flight (running the main loop if needed), writes
+ * back metadata, closes. */
+void blk_close(struct blk *b);
+
+uint64_t blk_size(const struct blk *b);        /* virtual size in bytes */
+bool blk_is_read_only(const struct blk *b);
+enum blk_format blk_get_format(const struct blk *b);
+bool blk_format_was_probed(const struct blk *b);
+const char *blk_filename(const struct blk *b);
+/* "raw", "qcow2", "vmdk" */
+const char *blk_format_name(enum blk_format f);
+/* True when the asynchronous calls of B go through io_uring. */
+bool blk_uses_uring(const struct blk *b);
+
+/* Asynchronous calls. IOV is copied; the buffers it points to must stay
+ * valid until CB runs. */
+void blk_preadv(struct blk *b, uint64_t off, const struct iovec *iov, int niov,
+                blk_cb cb, void *opaque);
+void blk_pwritev(struct blk *b, uint64_t off, const struct iovec *iov,
+                 int niov, blk_cb cb, void *opaque);
+void blk_flush(struct blk *b, blk_cb cb, void *opaque);
+void blk_discard(struct blk *b, uint64_t off, uint64_t len, blk_cb cb,
+                 void *opaque);
+/* Requests submitted and not completed yet. */
+unsigned blk_in_flight(const struct blk *b);
+/* Run the main loop (dm_lock held by the caller) until nothing is in flight. */
+void blk_drain(struct blk *b);
+
+/* Synchronous calls, in the calling thread (tools, tests, formats reading
+ * their backing file). Return 0 or -errno. */
+int blk_pread(struct blk *b, uint64_t off, void *buf, size_t len);
+int blk_pwrite(struct blk *b, uint64_t off, const void *buf, size_t len);
+int blk_preadv_sync(struct blk *b, uint64_t off, const struct iovec *iov,
+                    int niov);
+int blk_pwritev_sync(struct blk *b, uint64_t off, const struct iovec *iov,
+                     int niov);
+int blk_flush_sync(struct blk *b);
+int blk_discard_sync(struct blk *b, uint64_t off, uint64_t len);
+
+/* Option strings as -drive spells them; false (with ERRP set) if unknown. */
+bool blk_parse_format(const char *s, enum blk_format *out, GError **errp);
+bool blk_parse_cache(const char *s, enum blk_cache *out, GError **errp);
+bool blk_parse_aio(const char *s, enum blk_aio_mode *out, GError **errp);
+
+#endif
