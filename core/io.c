@@ -279,7 +279,7 @@ bool dm_io_access(struct dm_io_space *s, uint64_t addr, unsigned size,
         dm_io_unclaimed(s, addr, size, is_write, val);
         return false;
     }
-    if (addr - r->base > r->size - size) {
+    if (size > r->size || addr - r->base > r->size - size) {
         /* Crosses the region's end: byte by byte, each to whoever owns it. */
         uint64_t result = 0;
         bool claimed = false;

@@ -315,7 +315,7 @@ static void string_setup(struct string_fixture *f)
     f->m.mem = dm_memory_new(2 * DM_MiB, 2 * DM_MiB, &err);
     g_assert_no_error(err);
     f->fifo.next_in = 1;
-    dm_io_region_init(&f->r, "fifo", &fifo_ops, &f->fifo, 2);
+    dm_io_region_init(&f->r, "fifo", &fifo_ops, &f->fifo, 4);
     map_ok(f->m.pio, &f->r, 0x1f0);
 }
 
@@ -438,6 +438,23 @@ static void test_io_access_crossing_region_end_goes_bytewise(void)
     dm_io_space_free(s);
 }
 
+static void test_io_wide_access_to_one_byte_region_stays_inside(void)
+{
+    struct dm_io_space *s = space_new();
+    struct fake_dev d = { .regs = { 0x3c } };
+    struct dm_io_region r;
+    uint64_t v = 0;
+
+    dm_io_region_init(&r, "one-byte", &ops_word_fifo, &d, 1);
+    map_ok(s, &r, 0x61);
+
+    g_assert_true(dm_io_access(s, 0x61, 4, false, &v));
+
+    g_assert_cmphex(v, ==, 0xffffff3c);
+    g_assert_cmpuint(d.last_size, ==, 1);
+    dm_io_space_free(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -462,6 +479,8 @@ int main(int argc, char **argv)
                     test_io_map_beyond_limit_refused);
     g_test_add_func("/io/access-crossing-region-end-goes-bytewise",
                     test_io_access_crossing_region_end_goes_bytewise);
+    g_test_add_func("/io/wide-access-to-one-byte-region-stays-inside",
+                    test_io_wide_access_to_one_byte_region_stays_inside);
     g_test_add_func("/io/string-ins-fills-buffer-in-order",
                     test_io_string_ins_fills_buffer_in_order);
     g_test_add_func("/io/string-outs-sends-buffer-in-order",
