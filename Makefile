@@ -76,13 +76,16 @@ lib-srcs += core/irq.c
 lib-srcs += core/main-loop.c
 lib-srcs += core/timer.c
 lib-srcs += core/vmstate.c
+lib-srcs += core/input.c
 lib-srcs += core/io.c
+lib-srcs += core/keycodes.c
 lib-srcs += core/memory.c
 
 # accel/
 lib-srcs += accel/accel.c accel/kvm.c accel/kvm-cpu.c accel/qtest.c
 
 # hw/
+lib-srcs += hw/isa/rtc.c hw/isa/i8042.c hw/isa/ps2.c hw/isa/port92.c
 
 # firmware/
 

@@ -8,8 +8,14 @@
 #include "hvmdm/dev.h"
 
 /* One line per device type, sorted by name within a folder. */
+extern const struct dm_dev_type i8042_type;       /* hw/isa/i8042.c */
+extern const struct dm_dev_type port92_type;      /* hw/isa/port92.c */
+extern const struct dm_dev_type rtc_type;         /* hw/isa/rtc.c */
 
 static const struct dm_dev_type *const dm_dev_type_table[] = {
+    &i8042_type,
+    &port92_type,
+    &rtc_type,
     NULL,
 };
 

@@ -14,5 +14,9 @@ struct dm_dev;
  * across resets as NVRAM is. */
 void rtc_cmos_set(struct dm_dev *rtc, unsigned idx, uint8_t val);
 uint8_t rtc_cmos_get(struct dm_dev *rtc, unsigned idx);
+/* Bit 7 of the last write to the RTC index port: NMIs masked (the CPU side
+ * of NMI delivery is the accelerator's; this only records the guest's
+ * choice). */
+bool rtc_nmi_masked(struct dm_dev *rtc);
 
 #endif
