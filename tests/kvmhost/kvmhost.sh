@@ -2,7 +2,8 @@
 # kvmhost.sh: run a command on a machine with a working, unrestricted /dev/kvm.
 # (hvmdm's copy of the build machines' kvmhost script, adapted: a lock around the
 # shared cache, an initrd named after this script's contents, PATH set for the
-# command, and the host's console kept in --log FILE instead of stdout.)
+# command, /dev/fd, /dev/pts and /dev/shm in its /dev, and the host's console
+# kept in --log FILE instead of stdout.)
 #
 # Some hosts (these build machines among them) expose a /dev/kvm that cannot run a stock
 # guest: a paravirtual KVM (kvm_pvm) whose instruction emulator stops at code a BIOS boot
@@ -64,7 +65,7 @@ if [ ! -f "$INITRD" ]; then
   root=$(mktemp -d)
   mkdir -p "$root"/{bin,proc,sys,dev,host,mod}
   cp /bin/busybox "$root/bin/busybox"
-  for a in sh mount insmod mkdir cat echo poweroff chroot sleep; do ln -s busybox "$root/bin/$a"; done
+  for a in sh mount insmod mkdir cat echo poweroff chroot sleep ln; do ln -s busybox "$root/bin/$a"; done
   n=0
   for m in kernel/virt/lib/irqbypass.ko kernel/arch/x86/kvm/kvm.ko kernel/drivers/crypto/ccp/ccp.ko \
            kernel/arch/x86/kvm/kvm-amd.ko kernel/drivers/virtio/virtio_ring.ko kernel/drivers/virtio/virtio.ko \
@@ -84,6 +85,10 @@ o=trans=virtio,version=9p2000.L,msize=262144,cache=none
 mount -t 9p -o $o,ro hostroot /host || { echo "kvmhost: no host root"; poweroff -f; }
 RW=$(sed -n 's/.* kvmhost.rw=\([^ ]*\).*/\1/p' /proc/cmdline)
 mount -t proc proc /host/proc; mount -t sysfs sys /host/sys; mount -t devtmpfs dev /host/dev
+mkdir -p /host/dev/pts /host/dev/shm
+mount -t devpts -o ptmxmode=666 devpts /host/dev/pts; mount -t tmpfs shm /host/dev/shm
+ln -s /proc/self/fd /host/dev/fd; ln -s fd/0 /host/dev/stdin
+ln -s fd/1 /host/dev/stdout; ln -s fd/2 /host/dev/stderr
 mount -t tmpfs tmp /host/tmp
 mkdir -p "/host$RW" 2>/dev/null
 mount -t 9p -o $o hostrw "/host$RW" || echo "kvmhost: cannot mount $RW"

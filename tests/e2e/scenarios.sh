@@ -1,0 +1,112 @@
+# scenarios.sh: the end-to-end scenarios, one shell function each.
+#
+# To add one: write a function sc_NAME (helpers in lib.sh; it passes by
+# returning, fails by calling fail) and add a line to E2E_SCENARIOS:
+#
+#   NAME   NEEDS   FUNCTION [ARGS...]
+#
+# NEEDS says where it can run:
+#   pvm    needs KVM, and works on a restricted (kvm_pvm) /dev/kvm as well:
+#          runs directly everywhere and, on kvm_pvm hosts, in the nested
+#          KVM host too
+#   kvm    needs a full KVM (a stock guest): on kvm_pvm hosts it runs only
+#          in the nested KVM host
+#   none   needs no KVM at all: runs directly (and nested)
+# Keep each scenario short: in the nested KVM host everything is 5-10x
+# slower (timeouts are multiplied by SCALE there).
+
+E2E_SCENARIOS='
+seabios-banner-smp1        pvm   sc_seabios_banner 1
+seabios-banner-smp2        pvm   sc_seabios_banner 2
+seabios-debugcon-smp1      pvm   sc_seabios_debugcon 1
+seabios-debugcon-smp2      pvm   sc_seabios_debugcon 2
+seabios-reboot             pvm   sc_seabios_reboot
+seabios-no-reboot-exits-0  pvm   sc_seabios_no_reboot
+sigterm-exits-cleanly      pvm   sc_signal_exit TERM
+sigint-exits-cleanly       pvm   sc_signal_exit INT
+kvm-missing-one-line       none  sc_kvm_unavailable missing
+kvm-unusable-one-line      none  sc_kvm_unavailable unusable
+'
+
+BANNER='SeaBIOS (version'
+NOBOOT='No bootable device'
+
+# SeaBIOS on COM1 with -nographic: version banner, then the end of the boot
+# order.
+sc_seabios_banner() {
+    local smp=$1
+    vm_start vm -m 128 -nographic -smp "$smp"
+    wait_for "$SC_DIR/vm.out" "$BANNER"
+    wait_for "$SC_DIR/vm.out" "$NOBOOT"
+    vm_stop
+    expect_count "$SC_DIR/vm.out" "$BANNER" 1
+}
+
+# SeaBIOS's debug log on the 0x402 debug console, and the CPU count it found
+# (the application processors came up under -smp 2).
+sc_seabios_debugcon() {
+    local smp=$1
+    vm_start vm -m 128 -display none -smp "$smp" \
+        -chardev "file,id=dbg,path=$SC_DIR/debug.log" \
+        -device isa-debugcon,iobase=0x402,chardev=dbg
+    wait_for "$SC_DIR/debug.log" "$NOBOOT"
+    vm_stop
+    expect_contains "$SC_DIR/debug.log" "$BANNER"
+    expect_contains "$SC_DIR/debug.log" "Found $smp cpu(s)"
+}
+
+# -boot reboot-timeout=1000 (fw_cfg etc/boot-fail-wait): SeaBIOS resets the
+# machine a second after "No bootable device"; the reset must bring it back.
+sc_seabios_reboot() {
+    vm_start vm -m 128 -nographic -boot reboot-timeout=1000
+    wait_for "$SC_DIR/vm.out" "$BANNER" 2 40
+    wait_for "$SC_DIR/vm.out" "$NOBOOT" 2 40
+    vm_stop
+}
+
+# The same with -no-reboot: hvmdm exits with status 0 at the reset.
+sc_seabios_no_reboot() {
+    vm_start vm -m 128 -nographic -boot reboot-timeout=1000 -no-reboot
+    wait_for "$SC_DIR/vm.out" "$NOBOOT"
+    vm_wait_exit 30
+    expect_status 0
+    expect_count "$SC_DIR/vm.out" "$BANNER" 1
+}
+
+# SIGTERM / SIGINT while SeaBIOS waits: a clean exit, status 0.
+sc_signal_exit() {
+    local sig=$1
+    vm_start vm -m 128 -nographic
+    wait_for "$SC_DIR/vm.out" "$NOBOOT"
+    log "sending SIG$sig"
+    kill "-$sig" "$VM_PID"
+    vm_wait_exit 20
+    expect_status 0
+}
+
+# No usable /dev/kvm: one line on stderr naming it, exit status 1, no guest.
+# A private mount namespace gets a /dev without kvm ("missing") or with
+# /dev/kvm being a /dev/null node ("unusable": open works, ioctls fail).
+sc_kvm_unavailable() {
+    local how=$1
+    cat > "$SC_DIR/private-dev.sh" <<'EOF'
+# private-dev.sh missing|unusable COMMAND...: run COMMAND with a /dev of its own
+mount -t tmpfs -o mode=755 dev /dev || exit 99
+mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 &&
+mknod -m 666 /dev/urandom c 1 9 && mknod -m 666 /dev/random c 1 8 &&
+ln -s /proc/self/fd /dev/fd || exit 99
+if [ "$1" = unusable ]; then mknod -m 666 /dev/kvm c 1 3 || exit 99; fi
+shift
+exec "$@"
+EOF
+    local HV=(unshare -m sh "$SC_DIR/private-dev.sh" "$how" "${HV[@]}")
+    vm_start vm -m 128 -nographic
+    vm_wait_exit 30
+    [ "$VM_STATUS" != 99 ] || fail "could not set up the private /dev (unshare/mount/mknod)"
+    expect_status 1
+    local lines
+    lines=$(grep -c . "$SC_DIR/vm.err")
+    [ "$lines" -eq 1 ] || fail "stderr has $lines lines, expected one"
+    grep -q -i kvm "$SC_DIR/vm.err" || fail "the error does not name /dev/kvm"
+    expect_not_contains "$SC_DIR/vm.out" "$BANNER"
+}
