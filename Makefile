@@ -76,6 +76,7 @@ lib-srcs += core/irq.c
 lib-srcs += core/main-loop.c
 lib-srcs += core/timer.c
 lib-srcs += core/vmstate.c
+lib-srcs += core/chardev.c core/chardev-socket.c core/chardev-stdio.c
 lib-srcs += core/input.c
 lib-srcs += core/io.c
 lib-srcs += core/keycodes.c

@@ -41,6 +41,13 @@ struct dm_chr *dm_chr_find(struct dm_machine *m, const char *id);
 const char *dm_chr_id(struct dm_chr *c);
 /* Pty backends: the slave path; NULL otherwise. */
 const char *dm_chr_pty_path(struct dm_chr *c);
+/* What QMP's query-chardev reports as "filename" ("pty:/dev/pts/3",
+ * "unix:/run/s,server=on", "disconnected:tcp:0.0.0.0:4444,server=on",
+ * "stdio", "null"...); g_free it. */
+char *dm_chr_filename(struct dm_chr *c);
+/* True while a peer is there (a socket client, a pty reader); output
+ * written while false is dropped. */
+bool dm_chr_is_open(struct dm_chr *c);
 
 /* Attach a frontend; false if one is already attached. */
 bool dm_chr_attach(struct dm_chr *c, const struct dm_chr_frontend *fe,
@@ -52,7 +59,8 @@ void dm_chr_accept_input(struct dm_chr *c);
  * dropped only when no client is connected). Returns LEN or -errno. */
 int dm_chr_write(struct dm_chr *c, const uint8_t *buf, int len);
 void dm_chr_free(struct dm_chr *c);
-/* Free every chardev of M (machine teardown). */
+/* Free every chardev of M (machine teardown, after the devices: frontends
+ * detach in their unrealize). */
 void dm_chr_free_all(struct dm_machine *m);
 
 #endif
