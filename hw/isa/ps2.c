@@ -291,10 +291,16 @@ void ps2_kbd_key(struct ps2_kbd *k, unsigned evdev, bool down)
         return;
     }
     if (ps2_queue_free(&k->keys) < n) {
-        /* Buffer overrun: the last free place gets the overrun code. */
+        /* Buffer overrun: the key is lost and the last place in the buffer
+         * holds the overrun code. */
+        uint8_t overrun = set == 1 ? 0xff : 0x00;
+        struct ps2_queue *q = &k->keys;
+
         dm_trace(ps2_kbd_overrun, "key %u dropped", evdev);
-        if (ps2_queue_free(&k->keys) > 0) {
-            ps2_queue_push(&k->keys, set == 1 ? 0xff : 0x00);
+        if (ps2_queue_free(q) > 0) {
+            ps2_queue_push(q, overrun);
+        } else {
+            q->data[(q->rptr + q->count - 1) % PS2_QUEUE_SIZE] = overrun;
         }
     } else {
         for (unsigned i = 0; i < n; i++) {
