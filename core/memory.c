@@ -37,12 +37,25 @@ struct dm_shadow {
     enum dm_shadow_mode mode;
 };
 
+/* Device memory mapped as RAM (dm_memory_map_ram). */
+struct dm_devram {
+    char *name;
+    uint64_t gpa;
+    uint64_t size;
+    uint8_t *host;
+    unsigned flags;
+    unsigned long *dirty;      /* pages written through dm_memory_rw */
+};
+
 /* One piece of the CPU's view: a slot plus where writes go. */
 struct dm_mem_area {
     struct dm_mem_slot slot;   /* host = what reads see */
     uint8_t *write_host;       /* NULL: writes are dropped (or exit) */
     bool dma;                  /* plain RAM, usable for DMA */
+    struct dm_devram *devram;  /* device memory, or NULL */
 };
+
+#define DM_BITS_PER_LONG (sizeof(unsigned long) * 8)
 
 struct dm_memory {
     uint64_t ram_size;
@@ -50,6 +63,7 @@ struct dm_memory {
     uint8_t *ram;
     GPtrArray *roms;           /* struct dm_rom * */
     GArray *shadows;           /* struct dm_shadow, sorted by gpa */
+    GPtrArray *devrams;        /* struct dm_devram * */
     GArray *areas;             /* struct dm_mem_area, sorted by gpa */
     struct dm_mem_listener listener;
     bool has_listener;
@@ -83,6 +97,7 @@ struct dm_memory *dm_memory_new(uint64_t ram_size, uint64_t below_4g,
     mem->below_4g = MIN(ram_size, below_4g);
     mem->roms = g_ptr_array_new();
     mem->shadows = g_array_new(false, false, sizeof(struct dm_shadow));
+    mem->devrams = g_ptr_array_new();
     mem->areas = g_array_new(false, false, sizeof(struct dm_mem_area));
     dm_memory_set_listener(mem, NULL, NULL);  /* builds the areas */
     return mem;
@@ -100,6 +115,13 @@ void dm_memory_free(struct dm_memory *mem)
         g_free(rom);
     }
     g_ptr_array_free(mem->roms, true);
+    for (guint i = 0; i < mem->devrams->len; i++) {
+        struct dm_devram *d = g_ptr_array_index(mem->devrams, i);
+        g_free(d->name);
+        g_free(d->dirty);
+        g_free(d);
+    }
+    g_ptr_array_free(mem->devrams, true);
     g_array_free(mem->shadows, true);
     g_array_free(mem->areas, true);
     munmap(mem->ram, mem->ram_size);
@@ -199,6 +221,15 @@ static GArray *dm_memory_build_areas(struct dm_memory *mem)
     if (mem->ram_size > mem->below_4g) {
         uint8_t *host = mem->ram + mem->below_4g;
         dm_area_add(a, DM_4G, mem->ram_size - mem->below_4g, host, host, true);
+    }
+    for (guint i = 0; i < mem->devrams->len; i++) {
+        struct dm_devram *d = g_ptr_array_index(mem->devrams, i);
+        struct dm_mem_area *x;
+
+        dm_area_add(a, d->gpa, d->size, d->host, d->host, false);
+        x = &g_array_index(a, struct dm_mem_area, a->len - 1);
+        x->slot.flags |= d->flags & DM_SLOT_DIRTY_LOG;
+        x->devram = d;
     }
     g_array_sort(a, dm_area_cmp);
     return a;
@@ -302,7 +333,8 @@ unsigned dm_memory_slots(struct dm_memory *mem, struct dm_mem_slot *out,
     return mem->areas->len;
 }
 
-/* Does [gpa, gpa+size) touch RAM, a ROM or a shadow segment? */
+/* Does [gpa, gpa+size) touch RAM, a ROM, device memory or a shadow
+ * segment (those lie inside RAM)? */
 static bool dm_memory_range_used(struct dm_memory *mem, uint64_t gpa,
                                  uint64_t size)
 {
@@ -318,6 +350,12 @@ static bool dm_memory_range_used(struct dm_memory *mem, uint64_t gpa,
     for (guint i = 0; i < mem->roms->len; i++) {
         struct dm_rom *rom = g_ptr_array_index(mem->roms, i);
         if (gpa < rom->gpa + rom->size && rom->gpa < end) {
+            return true;
+        }
+    }
+    for (guint i = 0; i < mem->devrams->len; i++) {
+        struct dm_devram *d = g_ptr_array_index(mem->devrams, i);
+        if (gpa < d->gpa + d->size && d->gpa < end) {
             return true;
         }
     }
@@ -425,6 +463,104 @@ bool dm_memory_set_shadow_mode(struct dm_memory *mem, uint64_t gpa,
         return true;
     }
     return false;
+}
+
+/* ---- device memory ------------------------------------------------------ */
+
+static struct dm_devram *dm_devram_find(struct dm_memory *mem, void *host)
+{
+    for (guint i = 0; i < mem->devrams->len; i++) {
+        struct dm_devram *d = g_ptr_array_index(mem->devrams, i);
+        if (d->host == host) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+bool dm_memory_map_ram(struct dm_memory *mem, const char *name, uint64_t gpa,
+                       uint64_t size, void *host, unsigned flags,
+                       GError **errp)
+{
+    struct dm_devram *d;
+    uint64_t pages = size / DM_PAGE_SIZE;
+
+    if (!size || !host || size % DM_PAGE_SIZE || gpa % DM_PAGE_SIZE ||
+        (uintptr_t)host % DM_PAGE_SIZE || !dm_range_ok(gpa, size, UINT64_MAX) ||
+        dm_devram_find(mem, host) || dm_memory_range_used(mem, gpa, size)) {
+        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
+                    "memory: %s at 0x%" PRIx64 " size 0x%" PRIx64
+                    " is unaligned, already mapped or overlaps other memory",
+                    name, gpa, size);
+        return false;
+    }
+    d = g_new0(struct dm_devram, 1);
+    d->name = g_strdup(name);
+    d->gpa = gpa;
+    d->size = size;
+    d->host = host;
+    d->flags = flags & DM_SLOT_DIRTY_LOG;
+    d->dirty = g_new0(unsigned long,
+                      (pages + DM_BITS_PER_LONG - 1) / DM_BITS_PER_LONG);
+    g_ptr_array_add(mem->devrams, d);
+    return dm_memory_update(mem, errp);
+}
+
+void dm_memory_unmap_ram(struct dm_memory *mem, void *host)
+{
+    struct dm_devram *d = dm_devram_find(mem, host);
+    GError *err = NULL;
+
+    if (!d) {
+        return;
+    }
+    g_ptr_array_remove(mem->devrams, d);
+    if (!dm_memory_update(mem, &err)) {
+        dm_error_report("memory: unmapping %s: %s", d->name, err->message);
+        g_error_free(err);
+    }
+    g_free(d->name);
+    g_free(d->dirty);
+    g_free(d);
+}
+
+static void dm_devram_mark_dirty(struct dm_devram *d, uint64_t off,
+                                 uint64_t len)
+{
+    for (uint64_t p = off / DM_PAGE_SIZE; p <= (off + len - 1) / DM_PAGE_SIZE;
+         p++) {
+        d->dirty[p / DM_BITS_PER_LONG] |= 1ul << (p % DM_BITS_PER_LONG);
+    }
+}
+
+void dm_memory_get_dirty(struct dm_memory *mem, void *host, uint64_t size,
+                         unsigned long *bitmap)
+{
+    struct dm_devram *d = dm_devram_find(mem, host);
+    uint64_t pages = size / DM_PAGE_SIZE;
+    uint64_t words = (pages + DM_BITS_PER_LONG - 1) / DM_BITS_PER_LONG;
+
+    if (!d || !(d->flags & DM_SLOT_DIRTY_LOG) || d->size != size) {
+        /* Nothing tracks it: everything may have changed. */
+        for (uint64_t p = 0; p < pages; p++) {
+            bitmap[p / DM_BITS_PER_LONG] |= 1ul << (p % DM_BITS_PER_LONG);
+        }
+        return;
+    }
+    for (uint64_t w = 0; w < words; w++) {
+        bitmap[w] |= d->dirty[w];
+        d->dirty[w] = 0;
+    }
+    if (!mem->has_listener || !mem->listener.sync_dirty) {
+        return;
+    }
+    for (guint i = 0; i < mem->areas->len; i++) {
+        struct dm_mem_area *x = &g_array_index(mem->areas, struct dm_mem_area, i);
+        if (x->devram == d) {
+            mem->listener.sync_dirty(mem->listener.opaque, &x->slot, bitmap);
+            break;
+        }
+    }
 }
 
 /* ---- lookups ------------------------------------------------------------ */
@@ -579,6 +715,9 @@ void dm_memory_rw(struct dm_machine *m, uint64_t gpa, void *buf, uint64_t len,
                 /* Write to ROM: dropped, as the hardware does. */
             } else if (is_write) {
                 memcpy(host + off, p, n);
+                if (x->devram && (x->devram->flags & DM_SLOT_DIRTY_LOG)) {
+                    dm_devram_mark_dirty(x->devram, off, n);
+                }
             } else {
                 memcpy(p, host + off, n);
             }

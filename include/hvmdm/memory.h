@@ -37,6 +37,11 @@ struct dm_mem_listener {
     /* Called with dm_lock held; ADD false removes the slot with SLOT->id. */
     bool (*slot_update)(void *opaque, const struct dm_mem_slot *slot, bool add,
                         GError **errp);
+    /* Optional: OR into BITMAP (bit N = page N of SLOT) the pages the guest
+     * wrote since the last call, and clear the accelerator's log. Only for
+     * slots with DM_SLOT_DIRTY_LOG. */
+    void (*sync_dirty)(void *opaque, const struct dm_mem_slot *slot,
+                       unsigned long *bitmap);
     void *opaque;
 };
 
@@ -68,6 +73,23 @@ bool dm_memory_add_shadow(struct dm_memory *mem, uint64_t gpa, uint64_t size,
                           void *rom_host, GError **errp);
 bool dm_memory_set_shadow_mode(struct dm_memory *mem, uint64_t gpa,
                                enum dm_shadow_mode mode);
+/*
+ * Device memory (a VGA framebuffer behind a PCI BAR): HOST, page aligned and
+ * SIZE bytes (a page multiple), is RAM at GPA for the CPU until unmapped; to
+ * move it, unmap and map again. FLAGS may hold DM_SLOT_DIRTY_LOG to track
+ * writes for dm_memory_get_dirty. Not a DMA target. Fails on overlap.
+ */
+bool dm_memory_map_ram(struct dm_memory *mem, const char *name, uint64_t gpa,
+                       uint64_t size, void *host, unsigned flags,
+                       GError **errp);
+void dm_memory_unmap_ram(struct dm_memory *mem, void *host);
+/* Pages of the device memory at HOST (SIZE bytes, mapped or not) written
+ * since the last call, by the guest or through dm_memory_rw: sets bit N of
+ * BITMAP (which must hold SIZE / 4096 bits) for page N, then clears the log.
+ * Without DM_SLOT_DIRTY_LOG every page reads as dirty. */
+void dm_memory_get_dirty(struct dm_memory *mem, void *host, uint64_t size,
+                         unsigned long *bitmap);
+
 /* The slots as the accelerator sees them (for tests and dumps). */
 unsigned dm_memory_slots(struct dm_memory *mem, struct dm_mem_slot *out,
                          unsigned max);

@@ -399,6 +399,112 @@ static void test_memory_dma_map_outside_ram_faults(void)
     fixture_fini(&f);
 }
 
+#define VRAM_GPA 0xfd000000ull
+#define VRAM_SIZE (64 * DM_KiB)
+
+static uint8_t *vram_new(void)
+{
+    return g_aligned_alloc0(VRAM_SIZE, 1, 4096);
+}
+
+static void test_memory_device_ram_mapped_with_dirty_log(void)
+{
+    struct mem_fixture f;
+    struct dm_mem_slot slots[16];
+    const struct dm_mem_slot *s;
+    uint8_t *vram = vram_new();
+    unsigned long dirty[1] = { 0 };
+    GError *err = NULL;
+    unsigned n;
+
+    fixture_init(&f, 64 * DM_MiB, 64 * DM_MiB);
+    g_assert_true(dm_memory_map_ram(f.m.mem, "vram", VRAM_GPA, VRAM_SIZE, vram,
+                                    DM_SLOT_DIRTY_LOG, &err));
+    g_assert_no_error(err);
+
+    write_byte(&f, VRAM_GPA + 0x2010, 0x99);
+
+    g_assert_cmphex(vram[0x2010], ==, 0x99);
+    n = dm_memory_slots(f.m.mem, slots, DM_ARRAY_SIZE(slots));
+    s = slot_at(slots, n, VRAM_GPA);
+    g_assert_nonnull(s);
+    g_assert_true(s->host == vram);
+    g_assert_cmpuint(s->flags, ==, DM_SLOT_DIRTY_LOG);
+    dm_memory_get_dirty(f.m.mem, vram, VRAM_SIZE, dirty);
+    g_assert_cmphex(dirty[0], ==, 1ul << 2);   /* page 2 only */
+    dirty[0] = 0;
+    dm_memory_get_dirty(f.m.mem, vram, VRAM_SIZE, dirty);
+    g_assert_cmphex(dirty[0], ==, 0);
+    fixture_fini(&f);
+    g_aligned_free(vram);
+}
+
+static void test_memory_device_ram_unmapped_becomes_mmio(void)
+{
+    struct mem_fixture f;
+    uint8_t *vram = vram_new();
+    uint8_t b = 1;
+
+    fixture_init(&f, 64 * DM_MiB, 64 * DM_MiB);
+    dm_memory_map_ram(f.m.mem, "vram", VRAM_GPA, VRAM_SIZE, vram, 0, NULL);
+    g_assert_cmpint(dm_dma_write(&f.m, VRAM_GPA, &b, 1), ==, -EFAULT);
+
+    dm_memory_unmap_ram(f.m.mem, vram);
+
+    g_assert_cmphex(read_byte(&f, VRAM_GPA), ==, 0xff);
+    g_assert_cmpuint(dm_io_unclaimed_count(f.m.mmio), ==, 1);
+    fixture_fini(&f);
+    g_aligned_free(vram);
+}
+
+static void test_memory_device_ram_overlapping_ram_refused(void)
+{
+    struct mem_fixture f;
+    uint8_t *vram = vram_new();
+    GError *err = NULL;
+
+    fixture_init(&f, 64 * DM_MiB, 64 * DM_MiB);
+
+    g_assert_false(dm_memory_map_ram(f.m.mem, "vram", 63 * DM_MiB, VRAM_SIZE,
+                                     vram, 0, &err));
+    g_assert_error(err, DM_ERROR, DM_ERROR_INVALID);
+    g_error_free(err);
+    fixture_fini(&f);
+    g_aligned_free(vram);
+}
+
+static void accel_dirty(void *opaque, const struct dm_mem_slot *slot,
+                        unsigned long *bitmap)
+{
+    bitmap[0] |= 1ul << 5;   /* the "guest" wrote page 5 */
+}
+
+static void test_memory_device_ram_dirty_merges_accelerator_log(void)
+{
+    struct mem_fixture f;
+    struct slot_mirror mi = {
+        .slots = g_hash_table_new_full(NULL, NULL, NULL, g_free),
+    };
+    const struct dm_mem_listener l = { .slot_update = mirror_update,
+                                       .sync_dirty = accel_dirty,
+                                       .opaque = &mi };
+    uint8_t *vram = vram_new();
+    unsigned long dirty[1] = { 0 };
+
+    fixture_init(&f, 64 * DM_MiB, 64 * DM_MiB);
+    dm_memory_set_listener(f.m.mem, &l, NULL);
+    dm_memory_map_ram(f.m.mem, "vram", VRAM_GPA, VRAM_SIZE, vram,
+                      DM_SLOT_DIRTY_LOG, NULL);
+    write_byte(&f, VRAM_GPA, 0x01);
+
+    dm_memory_get_dirty(f.m.mem, vram, VRAM_SIZE, dirty);
+
+    g_assert_cmphex(dirty[0], ==, (1ul << 5) | 1ul);
+    fixture_fini(&f);
+    g_hash_table_destroy(mi.slots);
+    g_aligned_free(vram);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -433,5 +539,13 @@ int main(int argc, char **argv)
                     test_memory_dma_map_across_4g_gives_two_iovecs);
     g_test_add_func("/memory/dma-map-outside-ram-faults",
                     test_memory_dma_map_outside_ram_faults);
+    g_test_add_func("/memory/device-ram-mapped-with-dirty-log",
+                    test_memory_device_ram_mapped_with_dirty_log);
+    g_test_add_func("/memory/device-ram-unmapped-becomes-mmio",
+                    test_memory_device_ram_unmapped_becomes_mmio);
+    g_test_add_func("/memory/device-ram-overlapping-ram-refused",
+                    test_memory_device_ram_overlapping_ram_refused);
+    g_test_add_func("/memory/device-ram-dirty-merges-accelerator-log",
+                    test_memory_device_ram_dirty_merges_accelerator_log);
     return g_test_run();
 }
