@@ -159,7 +159,7 @@ run_nested() {
     : > "$tap"
     # The watchdog: every scenario's own limit, plus the host's boot.
     t=$(( ${#@} * SCENARIO_TIMEOUT * NESTED_SCALE / 2 + 300 ))
-    [ $t -gt 1500 ] && t=1500
+    [ $t -gt 1200 ] && t=1200
     echo "# nested KVM host: ${#@} scenario(s), console in $ndir/kvmhost-console.log"
     "$TOP/tests/kvmhost/kvmhost.sh" --rw "$ndir" --mem "$NESTED_MEM" --smp 1 \
         --timeout "$t" --log "$ndir/kvmhost-console.log" -- \
