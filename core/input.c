@@ -12,9 +12,9 @@
 #include "hvmdm/trace.h"
 
 struct dm_input {
-    GPtrArray *handlers;    /* const struct dm_input_handler *, oldest first */
-    unsigned prev_buttons;  /* as the UI last reported them, wheel included */
-    unsigned leds;          /* DM_LED_* */
+    GPtrArray *handlers;   /* const struct dm_input_handler *, oldest first */
+    unsigned prev_buttons; /* as the UI last reported them, wheel included */
+    unsigned leds;         /* DM_LED_* */
 };
 
 struct dm_input *dm_input_new(void)

@@ -30,40 +30,39 @@
 #define I8042_AUX_IRQ 12
 
 /* Status register (port 0x64 read). */
-#define I8042_STR_OBF 0x01     /* output buffer full */
-#define I8042_STR_IBF 0x02     /* input buffer full (never: writes are
-                                * taken at once) */
-#define I8042_STR_SYS 0x04     /* system flag, from the command byte */
-#define I8042_STR_CMD 0x08     /* A2: last write was to port 0x64 */
+#define I8042_STR_OBF 0x01      /* output buffer full */
+#define I8042_STR_IBF 0x02      /* input buffer full (never set) */
+#define I8042_STR_SYS 0x04      /* system flag, from the command byte */
+#define I8042_STR_CMD 0x08      /* A2: last write was to port 0x64 */
 #define I8042_STR_UNLOCKED 0x10 /* keyboard not inhibited by the keylock */
-#define I8042_STR_AUXDATA 0x20 /* the output buffer holds mouse data */
+#define I8042_STR_AUXDATA 0x20  /* the output buffer holds mouse data */
 #define I8042_STR_TIMEOUT 0x40
 #define I8042_STR_PARITY 0x80
 #define I8042_STR_STORED (I8042_STR_SYS | I8042_STR_CMD)
 
 /* Command byte (controller RAM byte 0). */
-#define I8042_CTR_KBDINT 0x01  /* IRQ 1 on keyboard data */
-#define I8042_CTR_AUXINT 0x02  /* IRQ 12 on mouse data */
+#define I8042_CTR_KBDINT 0x01 /* IRQ 1 on keyboard data */
+#define I8042_CTR_AUXINT 0x02 /* IRQ 12 on mouse data */
 #define I8042_CTR_SYS 0x04
 #define I8042_CTR_IGNKEYLOCK 0x08
-#define I8042_CTR_KBDDIS 0x10  /* keyboard clock held low */
-#define I8042_CTR_AUXDIS 0x20  /* mouse clock held low */
-#define I8042_CTR_XLATE 0x40   /* translate set 2 to set 1 */
+#define I8042_CTR_KBDDIS 0x10 /* keyboard clock held low */
+#define I8042_CTR_AUXDIS 0x20 /* mouse clock held low */
+#define I8042_CTR_XLATE 0x40  /* translate set 2 to set 1 */
 
 /* Output port. */
-#define I8042_OUT_RESET 0x01   /* 0 holds the CPU in reset */
+#define I8042_OUT_RESET 0x01 /* 0 holds the CPU in reset */
 #define I8042_OUT_A20 0x02
-#define I8042_OUT_KBD_OBF 0x10 /* IRQ 1 pin */
-#define I8042_OUT_AUX_OBF 0x20 /* IRQ 12 pin */
+#define I8042_OUT_KBD_OBF 0x10  /* IRQ 1 pin */
+#define I8042_OUT_AUX_OBF 0x20  /* IRQ 12 pin */
 #define I8042_OUT_POWER_ON 0xcf /* clock/data lines high, A20 on, running */
 
 /* Input port: keyboard not inhibited, no manufacturing jumper, colour. */
 #define I8042_INPUT_PORT 0xa0
 
 /* Controller commands (port 0x64). */
-#define I8042_CMD_READ_RAM 0x20     /* 0x20-0x3f: RAM byte (0: command byte) */
+#define I8042_CMD_READ_RAM 0x20 /* 0x20-0x3f: RAM byte (0: command byte) */
 #define I8042_CMD_READ_RAM_LAST 0x3f
-#define I8042_CMD_WRITE_RAM 0x60    /* 0x60-0x7f: next data byte to RAM */
+#define I8042_CMD_WRITE_RAM 0x60 /* 0x60-0x7f: next data byte to RAM */
 #define I8042_CMD_WRITE_RAM_LAST 0x7f
 #define I8042_CMD_PASSWORD_CHECK 0xa4
 #define I8042_CMD_AUX_DISABLE 0xa7
@@ -82,8 +81,8 @@
 #define I8042_CMD_A20_OFF 0xdd
 #define I8042_CMD_A20_ON 0xdf
 #define I8042_CMD_READ_TEST 0xe0
-#define I8042_CMD_PULSE 0xf0        /* 0xf0-0xff: pulse output bits 3..0
-                                     * whose bit in the command is 0 */
+/* 0xf0-0xff: pulse the output port bits 3..0 whose command bit is 0. */
+#define I8042_CMD_PULSE 0xf0
 
 #define I8042_SELF_TEST_OK 0x55
 #define I8042_PORT_TEST_OK 0x00
@@ -108,13 +107,13 @@ struct i8042_queue {
 struct i8042 {
     struct dm_dev dev;
 
-    uint8_t status;        /* I8042_STR_STORED bits */
+    uint8_t status;              /* I8042_STR_STORED bits */
     uint8_t ram[I8042_RAM_SIZE]; /* ram[0] is the command byte */
     uint8_t outport;
     uint8_t obuf;
-    uint8_t obuf_src;      /* enum i8042_src */
-    uint8_t pending;       /* command waiting for its data byte, or 0 */
-    bool xlate_break;      /* translating: 0xf0 seen, next code is a break */
+    uint8_t obuf_src; /* enum i8042_src */
+    uint8_t pending;  /* command waiting for its data byte, or 0 */
+    bool xlate_break; /* translating: 0xf0 seen, next code is a break */
     struct i8042_queue out;
     struct ps2_kbd kbd;
     struct ps2_mouse mouse;
@@ -207,8 +206,8 @@ static void i8042_queue(struct i8042 *s, uint8_t val, enum i8042_src src)
     unsigned w;
 
     if (s->out.count >= I8042_OUT_QUEUE) {
-        dm_guest_error("i8042[%s]: output not read, 0x%02x dropped",
-                       s->dev.id, val);
+        dm_guest_error("i8042[%s]: output not read, 0x%02x dropped", s->dev.id,
+                       val);
         return;
     }
     w = (s->out.rptr + s->out.count) % I8042_OUT_QUEUE;
@@ -381,7 +380,7 @@ static uint64_t i8042_data_read(void *opaque, uint64_t off, unsigned size)
 
     if (s->obuf_src != I8042_SRC_NONE) {
         s->obuf_src = I8042_SRC_NONE;
-        i8042_update_irq(s);  /* the line falls before the next byte */
+        i8042_update_irq(s); /* the line falls before the next byte */
         i8042_refill(s);
     }
     dm_trace(i8042_read_data, "0x%02x", val);
@@ -504,19 +503,17 @@ static bool i8042_post_load(void *opaque, int version, GError **errp)
 {
     struct i8042 *s = opaque;
     uint8_t p = s->pending;
-    bool pending_ok = p == 0 ||
-                      (p >= I8042_CMD_WRITE_RAM &&
-                       p <= I8042_CMD_WRITE_RAM_LAST) ||
-                      p == I8042_CMD_WRITE_OUTPUT ||
-                      p == I8042_CMD_WRITE_KBD_OBUF ||
-                      p == I8042_CMD_WRITE_AUX_OBUF || p == I8042_CMD_WRITE_AUX;
+    bool pending_ok =
+        p == 0 || (p >= I8042_CMD_WRITE_RAM && p <= I8042_CMD_WRITE_RAM_LAST) ||
+        p == I8042_CMD_WRITE_OUTPUT || p == I8042_CMD_WRITE_KBD_OBUF ||
+        p == I8042_CMD_WRITE_AUX_OBUF || p == I8042_CMD_WRITE_AUX;
 
     if (s->obuf_src > I8042_SRC_AUX || !pending_ok ||
         s->out.rptr >= I8042_OUT_QUEUE || s->out.count > I8042_OUT_QUEUE) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "i8042[%s]: output source %u, pending command 0x%02x, "
-                    "queue %u/%u out of range", s->dev.id, s->obuf_src, p,
-                    s->out.rptr, s->out.count);
+                    "queue %u/%u out of range",
+                    s->dev.id, s->obuf_src, p, s->out.rptr, s->out.count);
         return false;
     }
     for (unsigned i = 0; i < I8042_OUT_QUEUE; i++) {

@@ -22,7 +22,7 @@
 /* Replies (both devices). */
 #define PS2_ACK 0xfa
 #define PS2_RESEND 0xfe
-#define PS2_BAT_OK 0xaa   /* basic assurance test passed */
+#define PS2_BAT_OK 0xaa /* basic assurance test passed */
 #define PS2_ECHO 0xee
 
 /* Keyboard commands. */
@@ -42,7 +42,7 @@
 #define KBD_CMD_RESET 0xff
 #define KBD_ID_1 0xab
 #define KBD_ID_2 0x83
-#define KBD_FIRST_CMD 0xed        /* bytes below this are parameters */
+#define KBD_FIRST_CMD 0xed         /* bytes below this are parameters */
 #define KBD_DEFAULT_TYPEMATIC 0x2b /* 10.9 characters/s after 500 ms */
 
 /* Mouse commands. */
@@ -80,10 +80,10 @@
 #define PS2_MOUSE_ID_STANDARD 0
 #define PS2_MOUSE_ID_WHEEL 3
 #define PS2_MOUSE_DEFAULT_RATE 100
-#define PS2_MOUSE_DEFAULT_RES 2   /* 4 counts/mm */
-#define PS2_MOUSE_MAX_DELTA 255   /* 9-bit two's complement, kept symmetric */
+#define PS2_MOUSE_DEFAULT_RES 2    /* 4 counts/mm */
+#define PS2_MOUSE_MAX_DELTA 255    /* 9-bit two's complement, kept symmetric */
 #define PS2_MOUSE_MAX_BACKLOG 4096 /* motion kept while the host lags */
-#define PS2_BUTTONS 0x07          /* DM_BTN_LEFT | RIGHT | MIDDLE */
+#define PS2_BUTTONS 0x07           /* DM_BTN_LEFT | RIGHT | MIDDLE */
 
 /* ---- queues --------------------------------------------------------- */
 
@@ -270,8 +270,8 @@ bool ps2_kbd_has_data(const struct ps2_kbd *k)
 
 uint8_t ps2_kbd_read(struct ps2_kbd *k)
 {
-    uint8_t v = k->reply.count ? ps2_queue_pop(&k->reply)
-                               : ps2_queue_pop(&k->keys);
+    uint8_t v =
+        k->reply.count ? ps2_queue_pop(&k->reply) : ps2_queue_pop(&k->keys);
 
     k->last = v;
     return v;
@@ -411,8 +411,7 @@ static void ps2_mouse_flush(struct ps2_mouse *ms)
     }
     while ((ms->report || ms->dx || ms->dy || ms->dz) &&
            ps2_queue_free(&ms->packets) >= len) {
-        unsigned n = ps2_mouse_packet(ms, p,
-                                      ms->mode & PS2_MOUSE_SCALE21);
+        unsigned n = ps2_mouse_packet(ms, p, ms->mode & PS2_MOUSE_SCALE21);
 
         for (unsigned i = 0; i < n; i++) {
             ps2_queue_push(&ms->packets, p[i]);
@@ -566,7 +565,9 @@ static void ps2_mouse_command(struct ps2_mouse *ms, uint8_t val)
 void ps2_mouse_write(struct ps2_mouse *ms, uint8_t val)
 {
     dm_trace(ps2_mouse_write, "0x%02x%s", val,
-             ms->param_cmd ? " (param)" : ms->wrap ? " (wrap)" : "");
+             ms->param_cmd ? " (param)"
+             : ms->wrap    ? " (wrap)"
+                           : "");
     if (ms->wrap && val != MOUSE_CMD_RESET) {
         /* Wrap mode echoes everything but "reset wrap mode" and reset. */
         if (val == MOUSE_CMD_RESET_WRAP) {

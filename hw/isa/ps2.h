@@ -19,8 +19,8 @@ struct dm_vmstate;
 
 struct ps2_queue {
     uint8_t data[PS2_QUEUE_SIZE];
-    uint8_t rptr;   /* index of the oldest byte */
-    uint8_t count;  /* bytes queued, 0..PS2_QUEUE_SIZE */
+    uint8_t rptr;  /* index of the oldest byte */
+    uint8_t count; /* bytes queued, 0..PS2_QUEUE_SIZE */
 };
 
 typedef void (*ps2_notify_fn)(void *opaque);
@@ -28,15 +28,15 @@ typedef void (*ps2_notify_fn)(void *opaque);
 struct ps2_kbd {
     struct ps2_queue reply;
     struct ps2_queue keys;
-    uint8_t param_cmd;     /* command waiting for its parameter byte, or 0 */
-    uint8_t scancode_set;  /* 1, 2 or 3 (3 is sent as 2) */
-    bool scanning;         /* enabled (0xf4) / disabled (0xf5) */
-    uint8_t leds;          /* 0xed parameter: scroll, num, caps lock */
-    uint8_t typematic;     /* 0xf3 parameter (repeat is the UI's business) */
-    uint8_t last;          /* last byte sent, for 0xfe resend */
+    uint8_t param_cmd;    /* command waiting for its parameter byte, or 0 */
+    uint8_t scancode_set; /* 1, 2 or 3 (3 is sent as 2) */
+    bool scanning;        /* enabled (0xf4) / disabled (0xf5) */
+    uint8_t leds;         /* 0xed parameter: scroll, num, caps lock */
+    uint8_t typematic;    /* 0xf3 parameter (repeat is the UI's business) */
+    uint8_t last;         /* last byte sent, for 0xfe resend */
 
     /* Not saved. */
-    struct dm_input *input;  /* LED mirror, may be NULL */
+    struct dm_input *input; /* LED mirror, may be NULL */
     ps2_notify_fn notify;
     void *opaque;
 };
@@ -44,16 +44,16 @@ struct ps2_kbd {
 struct ps2_mouse {
     struct ps2_queue reply;
     struct ps2_queue packets;
-    uint8_t param_cmd;     /* 0xe8 or 0xf3 waiting for its parameter, or 0 */
-    uint8_t mode;          /* PS2_MOUSE_* bits as in the 0xe9 status byte */
-    uint8_t resolution;    /* 0..3: 1, 2, 4, 8 counts/mm */
-    uint8_t sample_rate;   /* reports/s */
-    uint8_t id;            /* 0 standard, 3 IntelliMouse (wheel) */
-    uint8_t rates[3];      /* the last three sample rates, newest last */
-    bool wrap;             /* wrap (echo) mode */
-    uint8_t buttons;       /* DM_BTN_LEFT/RIGHT/MIDDLE */
-    bool report;           /* buttons changed since the last packet */
-    int32_t dx, dy, dz;    /* motion not yet reported (PS/2 axes: y up) */
+    uint8_t param_cmd;   /* 0xe8 or 0xf3 waiting for its parameter, or 0 */
+    uint8_t mode;        /* PS2_MOUSE_* bits as in the 0xe9 status byte */
+    uint8_t resolution;  /* 0..3: 1, 2, 4, 8 counts/mm */
+    uint8_t sample_rate; /* reports/s */
+    uint8_t id;          /* 0 standard, 3 IntelliMouse (wheel) */
+    uint8_t rates[3];    /* the last three sample rates, newest last */
+    bool wrap;           /* wrap (echo) mode */
+    uint8_t buttons;     /* DM_BTN_LEFT/RIGHT/MIDDLE */
+    bool report;         /* buttons changed since the last packet */
+    int32_t dx, dy, dz;  /* motion not yet reported (PS/2 axes: y up) */
     uint8_t last;
 
     ps2_notify_fn notify;

@@ -41,8 +41,8 @@
 #define RTC_NVRAM_START 0x0e
 #define RTC_CENTURY 0x32 /* PC convention (ACPI FADT CENTURY), not the chip */
 
-#define RTC_A_UIP 0x80  /* update in progress */
-#define RTC_A_DV 0x70   /* divider select: 010 = 32.768 kHz, 11x = reset */
+#define RTC_A_UIP 0x80 /* update in progress */
+#define RTC_A_DV 0x70  /* divider select: 010 = 32.768 kHz, 11x = reset */
 #define RTC_A_DV_32K 0x20
 #define RTC_A_RS 0x0f   /* periodic rate select */
 #define RTC_B_SET 0x80  /* stop updates, let the time be written */
@@ -63,7 +63,7 @@
 #define RTC_ALARM_DONT_CARE 0xc0 /* both top bits: any value matches */
 
 #define RTC_NS_PER_SEC 1000000000ll
-#define RTC_UIP_NS 244000ll        /* UIP rises this long before an update */
+#define RTC_UIP_NS 244000ll /* UIP rises this long before an update */
 #define RTC_DIV_RESTART_NS 500000000ll /* first update after divider reset */
 /* One 32.768 kHz period is 1953125/64 ns. */
 #define RTC_TICK_NS_NUM 1953125ll
@@ -98,9 +98,9 @@ struct rtc {
 };
 
 struct rtc_tm {
-    int year, mon, mday;  /* mon 1-12, mday 1-31 */
+    int year, mon, mday; /* mon 1-12, mday 1-31 */
     int hour, min, sec;
-    int wday;             /* 0 = Sunday */
+    int wday; /* 0 = Sunday */
 };
 
 extern const struct dm_dev_type rtc_type;
@@ -142,7 +142,7 @@ static void rtc_tm_from_secs(int64_t secs, struct rtc_tm *tm)
     int64_t tod = secs - days * 86400;
     GDateTime *dt = g_date_time_new_from_unix_utc(days * 86400);
 
-    g_assert(dt);  /* years are kept within RTC_YEAR_MIN..RTC_YEAR_MAX */
+    g_assert(dt); /* years are kept within RTC_YEAR_MIN..RTC_YEAR_MAX */
     tm->year = g_date_time_get_year(dt);
     tm->mon = g_date_time_get_month(dt);
     tm->mday = g_date_time_get_day_of_month(dt);
@@ -233,28 +233,27 @@ static int64_t rtc_regs_to_secs(struct rtc *s)
     struct rtc_tm tm;
     bool bad = false;
 
-    tm.sec = rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_SECONDS]), 0, 59,
-                             &bad);
-    tm.min = rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_MINUTES]), 0, 59,
-                             &bad);
-    tm.hour = rtc_clamp_field(rtc_hour_from_reg(s, s->cmos[RTC_HOURS]), 0, 23,
+    tm.sec =
+        rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_SECONDS]), 0, 59, &bad);
+    tm.min =
+        rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_MINUTES]), 0, 59, &bad);
+    tm.hour =
+        rtc_clamp_field(rtc_hour_from_reg(s, s->cmos[RTC_HOURS]), 0, 23, &bad);
+    tm.mday = rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_DAY_OF_MONTH]), 1, 31,
                               &bad);
-    tm.mday = rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_DAY_OF_MONTH]), 1,
-                              31, &bad);
     tm.mon = rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_MONTH]), 1, 12, &bad);
-    tm.year = rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_CENTURY]) * 100 +
-                                  rtc_clamp_field(rtc_from_reg(s,
-                                                  s->cmos[RTC_YEAR]), 0, 99,
-                                                  &bad),
-                              RTC_YEAR_MIN, RTC_YEAR_MAX, &bad);
+    tm.year = rtc_clamp_field(
+        rtc_from_reg(s, s->cmos[RTC_CENTURY]) * 100 +
+            rtc_clamp_field(rtc_from_reg(s, s->cmos[RTC_YEAR]), 0, 99, &bad),
+        RTC_YEAR_MIN, RTC_YEAR_MAX, &bad);
     tm.wday = 0;
     if (bad) {
         dm_guest_error("mc146818rtc[%s]: time registers out of range: "
                        "%02x-%02x-%02x%02x %02x:%02x:%02x, clamped",
-                       s->dev.id, s->cmos[RTC_DAY_OF_MONTH],
-                       s->cmos[RTC_MONTH], s->cmos[RTC_CENTURY],
-                       s->cmos[RTC_YEAR], s->cmos[RTC_HOURS],
-                       s->cmos[RTC_MINUTES], s->cmos[RTC_SECONDS]);
+                       s->dev.id, s->cmos[RTC_DAY_OF_MONTH], s->cmos[RTC_MONTH],
+                       s->cmos[RTC_CENTURY], s->cmos[RTC_YEAR],
+                       s->cmos[RTC_HOURS], s->cmos[RTC_MINUTES],
+                       s->cmos[RTC_SECONDS]);
     }
     return rtc_tm_to_secs(&tm);
 }
@@ -342,8 +341,7 @@ static int64_t rtc_tick_ns(int64_t t)
 
 static bool rtc_alarm_match(uint8_t alarm, uint8_t val)
 {
-    return (alarm & RTC_ALARM_DONT_CARE) == RTC_ALARM_DONT_CARE ||
-           alarm == val;
+    return (alarm & RTC_ALARM_DONT_CARE) == RTC_ALARM_DONT_CARE || alarm == val;
 }
 
 /* The first second after AFTER (seconds since 1970) whose time of day
@@ -516,7 +514,7 @@ static void rtc_write_a(struct rtc *s, uint8_t val, int64_t now)
 
     s->cmos[RTC_REG_A] = val & ~RTC_A_UIP;
     if (was_updating && !rtc_updating(s)) {
-        rtc_latch_time(s, now);  /* divider stopped */
+        rtc_latch_time(s, now); /* divider stopped */
     } else if (!was_running && rtc_div_running(s)) {
         /* Out of divider reset: the first update comes 500 ms later. */
         rtc_restart_divider(s, now);
@@ -582,7 +580,7 @@ static uint64_t rtc_io_read(void *opaque, uint64_t off, unsigned size)
     uint8_t val;
 
     if (off == 0) {
-        return 0xff;  /* the index register is write-only */
+        return 0xff; /* the index register is write-only */
     }
     val = rtc_read_reg(s, s->index);
     dm_trace(rtc_read, "%s: reg 0x%02x = 0x%02x", s->dev.id, s->index, val);
@@ -607,7 +605,7 @@ static void rtc_io_write(void *opaque, uint64_t off, uint64_t val,
 static const struct dm_io_ops rtc_io_ops = {
     .read = rtc_io_read,
     .write = rtc_io_write,
-    .valid = { .min = 1, .max = 2 },  /* outw 0x70 = index then data */
+    .valid = { .min = 1, .max = 2 }, /* outw 0x70 = index then data */
     .impl = { .min = 1, .max = 1 },
 };
 
@@ -749,7 +747,8 @@ static bool rtc_post_load(void *opaque, int version, GError **errp)
     if (s->offset_ns < lo - host || s->offset_ns > hi - host) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "mc146818rtc[%s]: clock offset %" PRId64 " ns out of "
-                    "range", s->dev.id, s->offset_ns);
+                    "range",
+                    s->dev.id, s->offset_ns);
         return false;
     }
     s->cmos[RTC_REG_A] &= ~RTC_A_UIP;

@@ -46,7 +46,7 @@ enum dm_input_led {
     DM_LED_CAPS_LOCK = 1u << 2,
 };
 
-struct dm_input;  /* per machine: m->input */
+struct dm_input; /* per machine: m->input */
 
 struct dm_input *dm_input_new(void);
 void dm_input_free(struct dm_input *in);

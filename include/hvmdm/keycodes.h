@@ -24,9 +24,9 @@
 #define DM_SCANCODE_MAX_LEN 8
 
 struct dm_keycode_info {
-    uint16_t set1;  /* XT scan code, 0xe0xx when prefixed; 0 none */
-    uint16_t set2;  /* AT scan code, 0xe0xx when prefixed; 0 none */
-    uint8_t usb;    /* USB HID usage on page 0x07; 0 none */
+    uint16_t set1; /* XT scan code, 0xe0xx when prefixed; 0 none */
+    uint16_t set2; /* AT scan code, 0xe0xx when prefixed; 0 none */
+    uint8_t usb;   /* USB HID usage on page 0x07; 0 none */
 };
 
 /* The codes of EVDEV, or NULL when the key has none at all. */
