@@ -87,6 +87,7 @@ lib-srcs += accel/accel.c accel/kvm.c accel/kvm-cpu.c accel/qtest.c
 
 # hw/
 lib-srcs += hw/isa/rtc.c hw/isa/i8042.c hw/isa/ps2.c hw/isa/port92.c
+lib-srcs += hw/isa/serial.c hw/isa/debugcon.c hw/isa/post.c
 
 # firmware/
 

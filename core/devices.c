@@ -8,14 +8,20 @@
 #include "hvmdm/dev.h"
 
 /* One line per device type, sorted by name within a folder. */
+extern const struct dm_dev_type debugcon_type;    /* hw/isa/debugcon.c */
 extern const struct dm_dev_type i8042_type;       /* hw/isa/i8042.c */
 extern const struct dm_dev_type port92_type;      /* hw/isa/port92.c */
+extern const struct dm_dev_type post_type;        /* hw/isa/post.c */
 extern const struct dm_dev_type rtc_type;         /* hw/isa/rtc.c */
+extern const struct dm_dev_type serial_type;      /* hw/isa/serial.c */
 
 static const struct dm_dev_type *const dm_dev_type_table[] = {
+    &debugcon_type,
     &i8042_type,
     &port92_type,
+    &post_type,
     &rtc_type,
+    &serial_type,
     NULL,
 };
 
