@@ -97,6 +97,7 @@ void dm_machine_free(struct dm_machine *m)
         /* vCPU threads stop before the devices they call go away */
         m->accel->destroy(m);
     }
+    m->accel_ready = false;  /* devices going away no longer reach it */
     while (m->devs->len) {
         dm_dev_free(g_ptr_array_index(m->devs, m->devs->len - 1));
     }
@@ -235,7 +236,7 @@ static void dm_isa_irq_handler(void *opaque, int n, int level)
     } else {
         m->isa_irq_asserted[irq] &= ~bit;
     }
-    if (before != (m->isa_irq_asserted[irq] != 0) && m->accel &&
+    if (before != (m->isa_irq_asserted[irq] != 0) && m->accel_ready &&
         m->accel->set_gsi) {
         m->accel->set_gsi(m, irq, !before);
     }
