@@ -449,6 +449,7 @@ static void kvm_handle_exit(struct kvm_vcpu *v)
     struct kvm_run *run = v->run;
     char what[96];
 
+    dm_trace(kvm_exit, "vcpu %u reason %u", v->index, run->exit_reason);
     switch (run->exit_reason) {
     case KVM_EXIT_IO:
         v->io_pending = true;
@@ -569,6 +570,9 @@ static void *kvm_vcpu_thread(void *opaque)
 
     while (kvm_vcpu_wait_runnable(v)) {
         int r = ioctl(v->fd, KVM_RUN, 0);
+
+        dm_trace(kvm_run_return, "vcpu %u r %d errno %d", v->index, r,
+                 r < 0 ? errno : 0);
 
         v->io_pending = false;
         if (r < 0) {
@@ -767,6 +771,7 @@ static void kvm_reset_cpus(struct dm_machine *m)
 {
     struct kvm_accel *ks = m->accel_state;
 
+    dm_trace(kvm_reset_cpus, "%u vcpus", ks->nvcpus);
     kvm_reset_irqchips(ks);
     for (unsigned i = 0; i < ks->nvcpus; i++) {
         GError *err = NULL;
