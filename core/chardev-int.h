@@ -24,13 +24,13 @@
 struct dm_fd_watch;
 
 struct dm_chr_driver {
-    const char *name;              /* backend name in -chardev */
-    const char *const *keys;       /* accepted keys besides the common ones */
+    const char *name;        /* backend name in -chardev */
+    const char *const *keys; /* accepted keys besides the common ones */
     bool (*open)(struct dm_chr *c, const struct dm_opts *o, GError **errp);
     /* Input ended (EOF, hang-up) or output failed (EPIPE): the peer is gone.
      * NULL: the core stops the direction that failed and keeps the other. */
     void (*hangup)(struct dm_chr *c);
-    void (*close)(struct dm_chr *c);  /* close fds, free c->be */
+    void (*close)(struct dm_chr *c); /* close fds, free c->be */
     /* QEMU's query-chardev filename ("pty:/dev/pts/3"); NULL: the name. */
     char *(*filename)(struct dm_chr *c);
 };
@@ -44,15 +44,15 @@ struct dm_chr {
     bool out_is_socket;     /* send() with MSG_NOSIGNAL */
     bool open;              /* a peer is there: output written, input read */
     bool in_dead, out_dead; /* that direction failed and stays off */
-    struct dm_fd_watch *in_watch;   /* on in_fd (and out_fd when equal) */
-    struct dm_fd_watch *out_watch;  /* on out_fd when it differs */
+    struct dm_fd_watch *in_watch;  /* on in_fd (and out_fd when equal) */
+    struct dm_fd_watch *out_watch; /* on out_fd when it differs */
     GByteArray *outq;
-    bool outq_warned;       /* one warning per overflow episode */
+    bool outq_warned; /* one warning per overflow episode */
     bool has_fe;
     struct dm_chr_frontend fe;
     /* mon: (mux) chardevs: Ctrl-A escapes on input */
     bool mux;
-    bool mux_escape;        /* the previous byte was Ctrl-A */
+    bool mux_escape; /* the previous byte was Ctrl-A */
     GByteArray *mux_inq;
     char *pty_path;
 };

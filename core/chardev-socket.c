@@ -28,12 +28,12 @@ struct chr_socket {
     bool server;
     bool is_unix;
     bool nodelay;
-    bool unlink_path;      /* we bound PATH: remove it when done */
-    char *path;            /* unix */
-    char *addr;            /* tcp "host:port" as bound or connected */
-    int listen_fd;         /* servers; -1 otherwise */
+    bool unlink_path; /* we bound PATH: remove it when done */
+    char *path;       /* unix */
+    char *addr;       /* tcp "host:port" as bound or connected */
+    int listen_fd;    /* servers; -1 otherwise */
     struct dm_fd_watch *listen_watch;
-    int fd;                /* the connected peer, -1 when none */
+    int fd; /* the connected peer, -1 when none */
 };
 
 static void chr_socket_listen_ready(void *opaque, int fd, GIOCondition cond);
@@ -43,8 +43,8 @@ static void chr_socket_set_listening(struct dm_chr *c, bool on)
     struct chr_socket *s = c->be;
 
     if (on && !s->listen_watch && s->listen_fd >= 0) {
-        s->listen_watch = dm_fd_watch_add(s->listen_fd, G_IO_IN,
-                                          chr_socket_listen_ready, c);
+        s->listen_watch =
+            dm_fd_watch_add(s->listen_fd, G_IO_IN, chr_socket_listen_ready, c);
     } else if (!on && s->listen_watch) {
         dm_fd_watch_remove(s->listen_watch);
         s->listen_watch = NULL;
@@ -217,8 +217,8 @@ static int chr_tcp_open(struct chr_socket *s, const char *host,
     freeaddrinfo(res);
     if (fd < 0) {
         g_set_error(errp, DM_ERROR, DM_ERROR_IO, "socket: cannot %s %s:%s: %s",
-                    s->server ? "listen on" : "connect to",
-                    host ? host : "", port, g_strerror(err));
+                    s->server ? "listen on" : "connect to", host ? host : "",
+                    port, g_strerror(err));
         return -1;
     }
     if ((s->server ? getsockname(fd, (struct sockaddr *)&ss, &sslen)
@@ -376,7 +376,7 @@ static bool chr_socket_open(struct dm_chr *c, const struct dm_opts *o,
         if (fd >= 0) {
             close(fd);
         }
-        return false;  /* dm_chr_free calls close for the rest */
+        return false; /* dm_chr_free calls close for the rest */
     }
     if (!s->server) {
         chr_socket_connected(c, fd);
@@ -417,14 +417,14 @@ static char *chr_socket_filename(struct dm_chr *c)
 {
     struct chr_socket *s = c->be;
 
-    return g_strdup_printf("%s%s:%s%s", dm_chr_is_open(c) ? "" : "disconnected:",
-                           s->is_unix ? "unix" : "tcp",
-                           s->is_unix ? s->path : s->addr,
-                           s->server ? ",server=on" : "");
+    return g_strdup_printf(
+        "%s%s:%s%s",
+        dm_chr_is_open(c) ? "" : "disconnected:", s->is_unix ? "unix" : "tcp",
+        s->is_unix ? s->path : s->addr, s->server ? ",server=on" : "");
 }
 
 static const char *const chr_socket_keys[] = {
-    "path", "host",  "port", "fd",   "server",    "wait", "nowait",
+    "path",    "host", "port", "fd",     "server",    "wait", "nowait",
     "nodelay", "ipv4", "ipv6", "telnet", "reconnect", NULL,
 };
 

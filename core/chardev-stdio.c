@@ -25,16 +25,16 @@
  * handlers, which can only reach it through a file-scope variable.
  */
 static struct {
-    bool in_use;            /* a stdio chardev exists */
-    bool tty_saved;         /* orig holds the terminal's settings */
-    bool hooks_installed;   /* atexit and signal handlers registered */
-    int restore_fl_fd;      /* fd whose flags we changed, -1 if none */
+    bool in_use;          /* a stdio chardev exists */
+    bool tty_saved;       /* orig holds the terminal's settings */
+    bool hooks_installed; /* atexit and signal handlers registered */
+    int restore_fl_fd;    /* fd whose flags we changed, -1 if none */
     int restore_fl;
     struct termios orig;
 } chr_term = { .restore_fl_fd = -1 };
 
-static const int chr_fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL,
-                                         SIGABRT, SIGQUIT };
+static const int chr_fatal_signals[] = { SIGSEGV, SIGBUS,  SIGFPE,
+                                         SIGILL,  SIGABRT, SIGQUIT };
 static struct sigaction chr_old_actions[DM_ARRAY_SIZE(chr_fatal_signals)];
 
 /* Async-signal-safe. */
@@ -99,8 +99,8 @@ static void chr_term_make_raw(bool signals)
         chr_term.orig = t;
         chr_term.tty_saved = true;
     }
-    t.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR |
-                             IGNCR | ICRNL | IXON);
+    t.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR |
+                             ICRNL | IXON);
     t.c_oflag |= OPOST;
     t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | IEXTEN);
     if (!signals) {

@@ -272,7 +272,7 @@ static void chr_fd_ready(void *opaque, int fd, GIOCondition cond)
         chr_read_input(c);
     } else if ((cond & (G_IO_HUP | G_IO_ERR)) && fd == c->out_fd &&
                c->outq->len) {
-        chr_flush_output(c);  /* reports the failure */
+        chr_flush_output(c); /* reports the failure */
     }
     dm_chr_update_watches(c);
 }
@@ -325,7 +325,7 @@ int dm_chr_write(struct dm_chr *c, const uint8_t *buf, int len)
         return -EINVAL;
     }
     if (!c->open || c->out_dead || c->out_fd < 0 || len == 0) {
-        return len;  /* nobody is there to see it */
+        return len; /* nobody is there to see it */
     }
     if (!c->outq->len) {
         while (done < len) {
@@ -451,8 +451,8 @@ static const char *chr_need_path(const struct dm_opts *o, const char *backend,
     const char *path = dm_opts_get(o, "path");
 
     if (!path || !*path) {
-        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                    "%s: path= is required", backend);
+        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID, "%s: path= is required",
+                    backend);
         return NULL;
     }
     return path;
@@ -560,8 +560,7 @@ static bool chr_fd_open(struct dm_chr *c, const struct dm_opts *o,
     if (!s || !dm_parse_uint(s, &fd) || fd > INT_MAX ||
         fcntl((int)fd, F_GETFD) < 0) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                    "fd: fd=%s: expected an open file descriptor",
-                    s ? s : "");
+                    "fd: fd=%s: expected an open file descriptor", s ? s : "");
         return false;
     }
     if (!dm_chr_set_nonblock((int)fd, errp)) {
@@ -590,7 +589,7 @@ static const struct dm_chr_driver chr_driver_fd = {
  */
 struct chr_pty {
     int master;
-    int notify_fd;  /* inotify on the slave path, -1 if unavailable */
+    int notify_fd; /* inotify on the slave path, -1 if unavailable */
     struct dm_fd_watch *notify_watch;
 };
 
@@ -650,7 +649,8 @@ static bool chr_pty_open(struct dm_chr *c, const struct dm_opts *o,
     p = g_new0(struct chr_pty, 1);
     p->master = master;
     p->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (p->notify_fd >= 0 && inotify_add_watch(p->notify_fd, name, IN_OPEN) < 0) {
+    if (p->notify_fd >= 0 &&
+        inotify_add_watch(p->notify_fd, name, IN_OPEN) < 0) {
         close(p->notify_fd);
         p->notify_fd = -1;
     }
@@ -704,9 +704,8 @@ static const struct dm_chr_driver chr_driver_pty = {
 /* ---- creation and lookup -------------------------------------------------- */
 
 static const struct dm_chr_driver *const chr_drivers[] = {
-    &chr_driver_null, &dm_chr_driver_stdio, &chr_driver_pty,
-    &chr_driver_file, &chr_driver_pipe,     &dm_chr_driver_socket,
-    &chr_driver_fd,   NULL,
+    &chr_driver_null, &dm_chr_driver_stdio,  &chr_driver_pty, &chr_driver_file,
+    &chr_driver_pipe, &dm_chr_driver_socket, &chr_driver_fd,  NULL,
 };
 
 static const struct dm_chr_driver *chr_driver_find(const char *name)
@@ -732,8 +731,8 @@ static bool chr_check_keys(const struct dm_chr_driver *drv,
         g_ptr_array_add(keys, (gpointer)drv->keys[i]);
     }
     g_ptr_array_add(keys, NULL);
-    return dm_opts_check_keys(o, (const char *const *)keys->pdata,
-                              drv->name, errp);
+    return dm_opts_check_keys(o, (const char *const *)keys->pdata, drv->name,
+                              errp);
 }
 
 static bool chr_id_valid(const char *id)
@@ -749,8 +748,7 @@ static bool chr_id_valid(const char *id)
     return true;
 }
 
-struct dm_chr *dm_chr_new(struct dm_machine *m, const char *opts,
-                          GError **errp)
+struct dm_chr *dm_chr_new(struct dm_machine *m, const char *opts, GError **errp)
 {
     struct dm_opts *o = dm_opts_parse(opts, "backend", errp);
     const struct dm_chr_driver *drv;
@@ -834,8 +832,8 @@ static void chr_append_escaped(GString *s, const char *v)
 static bool chr_short_tcp(GString *s, const char *rest, GError **errp)
 {
     const char *comma = strchr(rest, ',');
-    g_autofree char *hp = comma ? g_strndup(rest, (gsize)(comma - rest))
-                                : g_strdup(rest);
+    g_autofree char *hp =
+        comma ? g_strndup(rest, (gsize)(comma - rest)) : g_strdup(rest);
     char *colon = strrchr(hp, ':');
     char *host = hp;
 

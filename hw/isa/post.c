@@ -13,7 +13,7 @@
 struct post {
     struct dm_dev dev;
     uint16_t iobase;
-    uint8_t code;  /* last code written */
+    uint8_t code; /* last code written */
     struct dm_io_region io;
 };
 
@@ -24,8 +24,7 @@ static uint64_t post_read(void *opaque, uint64_t off, unsigned size)
     return s->code;
 }
 
-static void post_write(void *opaque, uint64_t off, uint64_t val,
-                       unsigned size)
+static void post_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 {
     struct post *s = opaque;
 

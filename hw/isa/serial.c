@@ -19,73 +19,73 @@
 #include "hvmdm/vmstate.h"
 
 #define SERIAL_FIFO_SIZE 16
-#define SERIAL_NR_PORTS 8          /* registers at iobase + 0..7 */
+#define SERIAL_NR_PORTS 8 /* registers at iobase + 0..7 */
 #define SERIAL_INDEX_AUTO 0xffffffffu
-#define SERIAL_INPUT_HZ 115200     /* 1.8432 MHz crystal / 16 */
-#define SERIAL_TIMEOUT_CHARS 4     /* PC16550D: FIFO timeout after 4 chars */
-#define SERIAL_DEFAULT_DIVISOR 12  /* 9600 baud until the guest sets one */
+#define SERIAL_INPUT_HZ 115200    /* 1.8432 MHz crystal / 16 */
+#define SERIAL_TIMEOUT_CHARS 4    /* PC16550D: FIFO timeout after 4 chars */
+#define SERIAL_DEFAULT_DIVISOR 12 /* 9600 baud until the guest sets one */
 
 /* Register offsets (PC16550D Table II). */
-#define SERIAL_RBR 0  /* read, DLAB=0: receiver buffer */
-#define SERIAL_THR 0  /* write, DLAB=0: transmitter holding */
-#define SERIAL_DLL 0  /* DLAB=1: divisor latch LSB */
-#define SERIAL_IER 1  /* DLAB=0 */
-#define SERIAL_DLM 1  /* DLAB=1: divisor latch MSB */
-#define SERIAL_IIR 2  /* read */
-#define SERIAL_FCR 2  /* write */
+#define SERIAL_RBR 0 /* read, DLAB=0: receiver buffer */
+#define SERIAL_THR 0 /* write, DLAB=0: transmitter holding */
+#define SERIAL_DLL 0 /* DLAB=1: divisor latch LSB */
+#define SERIAL_IER 1 /* DLAB=0 */
+#define SERIAL_DLM 1 /* DLAB=1: divisor latch MSB */
+#define SERIAL_IIR 2 /* read */
+#define SERIAL_FCR 2 /* write */
 #define SERIAL_LCR 3
 #define SERIAL_MCR 4
 #define SERIAL_LSR 5
 #define SERIAL_MSR 6
 #define SERIAL_SCR 7
 
-#define SERIAL_IER_ERBFI 0x01  /* received data available */
-#define SERIAL_IER_ETBEI 0x02  /* transmitter holding register empty */
-#define SERIAL_IER_ELSI 0x04   /* receiver line status */
-#define SERIAL_IER_EDSSI 0x08  /* modem status */
+#define SERIAL_IER_ERBFI 0x01 /* received data available */
+#define SERIAL_IER_ETBEI 0x02 /* transmitter holding register empty */
+#define SERIAL_IER_ELSI 0x04  /* receiver line status */
+#define SERIAL_IER_EDSSI 0x08 /* modem status */
 #define SERIAL_IER_MASK 0x0f
 
 #define SERIAL_IIR_NO_INT 0x01
-#define SERIAL_IIR_MSI 0x00    /* modem status (priority 4) */
-#define SERIAL_IIR_THRI 0x02   /* THR empty (3) */
-#define SERIAL_IIR_RDI 0x04    /* received data available (2) */
-#define SERIAL_IIR_RLSI 0x06   /* receiver line status (1, highest) */
-#define SERIAL_IIR_CTI 0x0c    /* character timeout (2) */
-#define SERIAL_IIR_FIFOS 0xc0  /* FIFOs enabled */
+#define SERIAL_IIR_MSI 0x00   /* modem status (priority 4) */
+#define SERIAL_IIR_THRI 0x02  /* THR empty (3) */
+#define SERIAL_IIR_RDI 0x04   /* received data available (2) */
+#define SERIAL_IIR_RLSI 0x06  /* receiver line status (1, highest) */
+#define SERIAL_IIR_CTI 0x0c   /* character timeout (2) */
+#define SERIAL_IIR_FIFOS 0xc0 /* FIFOs enabled */
 
-#define SERIAL_FCR_FE 0x01        /* FIFO enable */
+#define SERIAL_FCR_FE 0x01 /* FIFO enable */
 #define SERIAL_FCR_RX_RESET 0x02
 #define SERIAL_FCR_TX_RESET 0x04
 #define SERIAL_FCR_DMA 0x08
-#define SERIAL_FCR_TRIGGER 0xc0   /* RX trigger: 1, 4, 8, 14 bytes */
+#define SERIAL_FCR_TRIGGER 0xc0 /* RX trigger: 1, 4, 8, 14 bytes */
 
-#define SERIAL_LCR_WLS 0x03    /* word length 5..8 */
-#define SERIAL_LCR_STB 0x04    /* 1.5 / 2 stop bits */
-#define SERIAL_LCR_PEN 0x08    /* parity enable */
+#define SERIAL_LCR_WLS 0x03 /* word length 5..8 */
+#define SERIAL_LCR_STB 0x04 /* 1.5 / 2 stop bits */
+#define SERIAL_LCR_PEN 0x08 /* parity enable */
 #define SERIAL_LCR_BREAK 0x40
-#define SERIAL_LCR_DLAB 0x80   /* divisor latch access */
+#define SERIAL_LCR_DLAB 0x80 /* divisor latch access */
 
 #define SERIAL_MCR_DTR 0x01
 #define SERIAL_MCR_RTS 0x02
 #define SERIAL_MCR_OUT1 0x04
-#define SERIAL_MCR_OUT2 0x08   /* PC: enables the IRQ driver */
+#define SERIAL_MCR_OUT2 0x08 /* PC: enables the IRQ driver */
 #define SERIAL_MCR_LOOP 0x10
 #define SERIAL_MCR_MASK 0x1f
 
-#define SERIAL_LSR_DR 0x01     /* data ready */
-#define SERIAL_LSR_OE 0x02     /* overrun */
+#define SERIAL_LSR_DR 0x01 /* data ready */
+#define SERIAL_LSR_OE 0x02 /* overrun */
 #define SERIAL_LSR_PE 0x04
 #define SERIAL_LSR_FE 0x08
 #define SERIAL_LSR_BI 0x10
-#define SERIAL_LSR_THRE 0x20   /* THR (TX FIFO) empty */
-#define SERIAL_LSR_TEMT 0x40   /* THR and shift register empty */
-#define SERIAL_LSR_RXERR 0x80  /* error in RCVR FIFO */
-#define SERIAL_LSR_ERRORS (SERIAL_LSR_OE | SERIAL_LSR_PE | SERIAL_LSR_FE | \
-                           SERIAL_LSR_BI)
+#define SERIAL_LSR_THRE 0x20  /* THR (TX FIFO) empty */
+#define SERIAL_LSR_TEMT 0x40  /* THR and shift register empty */
+#define SERIAL_LSR_RXERR 0x80 /* error in RCVR FIFO */
+#define SERIAL_LSR_ERRORS \
+    (SERIAL_LSR_OE | SERIAL_LSR_PE | SERIAL_LSR_FE | SERIAL_LSR_BI)
 
 #define SERIAL_MSR_DCTS 0x01
 #define SERIAL_MSR_DDSR 0x02
-#define SERIAL_MSR_TERI 0x04   /* trailing edge of RI */
+#define SERIAL_MSR_TERI 0x04 /* trailing edge of RI */
 #define SERIAL_MSR_DDCD 0x08
 #define SERIAL_MSR_DELTAS 0x0f
 #define SERIAL_MSR_CTS 0x10
@@ -101,13 +101,13 @@ static const uint8_t serial_default_irq[] = { 4, 3, 4, 3 };
 struct serial {
     struct dm_dev dev;
     /* properties */
-    uint32_t index;        /* COM1..4 defaults; auto: next free */
-    uint16_t iobase;       /* 0: from the index */
-    uint8_t irq;           /* 0: from the index */
+    uint32_t index;  /* COM1..4 defaults; auto: next free */
+    uint16_t iobase; /* 0: from the index */
+    uint8_t irq;     /* 0: from the index */
     struct dm_chr *chr;
     /* registers */
     uint16_t divisor;
-    uint8_t rbr;           /* last byte read (16450 mode: the holding reg) */
+    uint8_t rbr; /* last byte read (16450 mode: the holding reg) */
     uint8_t ier, fcr, lcr, mcr, lsr, msr, scr;
     bool thr_ipending;     /* THRE interrupt armed, cleared by IIR read */
     bool timeout_ipending; /* character timeout interrupt */
@@ -115,7 +115,7 @@ struct serial {
     uint8_t rx_head, rx_count;
     uint8_t tx_fifo[SERIAL_FIFO_SIZE];
     uint8_t tx_count;
-    int64_t timeout_left;  /* saved: ns to the timeout, -1 when idle */
+    int64_t timeout_left; /* saved: ns to the timeout, -1 when idle */
     struct dm_timer timeout_timer;
     struct dm_irq_line irq_line;
     struct dm_io_region io;
@@ -167,8 +167,8 @@ static uint8_t serial_iir_id(struct serial *s)
  */
 static void serial_update_irq(struct serial *s)
 {
-    bool gate = (s->mcr & (SERIAL_MCR_OUT2 | SERIAL_MCR_LOOP)) ==
-                SERIAL_MCR_OUT2;
+    bool gate =
+        (s->mcr & (SERIAL_MCR_OUT2 | SERIAL_MCR_LOOP)) == SERIAL_MCR_OUT2;
 
     dm_irq_set(&s->irq_line, gate && serial_iir_id(s) != SERIAL_IIR_NO_INT);
 }
@@ -207,8 +207,8 @@ static void serial_timeout(void *opaque)
     struct serial *s = opaque;
 
     if (serial_fifo_on(s) && s->rx_count) {
-        dm_trace(serial_timeout, "%s: character timeout, %u bytes",
-                 s->dev.id, s->rx_count);
+        dm_trace(serial_timeout, "%s: character timeout, %u bytes", s->dev.id,
+                 s->rx_count);
         s->timeout_ipending = true;
         serial_update_irq(s);
     }
@@ -257,7 +257,7 @@ static int serial_can_read(void *opaque)
     struct serial *s = opaque;
 
     if (s->mcr & SERIAL_MCR_LOOP) {
-        return 0;  /* the serial input is disconnected in loopback */
+        return 0; /* the serial input is disconnected in loopback */
     }
     if (serial_fifo_on(s)) {
         return SERIAL_FIFO_SIZE - s->rx_count;
@@ -405,7 +405,7 @@ static uint64_t serial_io_read(void *opaque, uint64_t off, unsigned size)
     case SERIAL_IIR:
         v = serial_iir_id(s);
         if (v == SERIAL_IIR_THRI) {
-            s->thr_ipending = false;  /* reading IIR reports it once */
+            s->thr_ipending = false; /* reading IIR reports it once */
         }
         if (serial_fifo_on(s)) {
             v |= SERIAL_IIR_FIFOS;
@@ -429,7 +429,7 @@ static uint64_t serial_io_read(void *opaque, uint64_t off, unsigned size)
         v = s->scr;
         break;
     default:
-        return 0xff;  /* unreachable: the region is 8 bytes */
+        return 0xff; /* unreachable: the region is 8 bytes */
     }
     serial_update_irq(s);
     dm_trace(serial_read, "%s: read 0x%x -> 0x%02x", s->dev.id, (unsigned)off,
@@ -444,8 +444,8 @@ static void serial_io_write(void *opaque, uint64_t off, uint64_t val,
     bool dlab = s->lcr & SERIAL_LCR_DLAB;
     uint8_t v = (uint8_t)val, old;
 
-    dm_trace(serial_write, "%s: write 0x%x <- 0x%02x", s->dev.id,
-             (unsigned)off, v);
+    dm_trace(serial_write, "%s: write 0x%x <- 0x%02x", s->dev.id, (unsigned)off,
+             v);
     switch (off) {
     case SERIAL_THR:
         if (dlab) {
@@ -593,8 +593,7 @@ static bool serial_realize(struct dm_dev *d, GError **errp)
     s->divisor = SERIAL_DEFAULT_DIVISOR;
     s->scr = 0;
     dm_timer_init(&s->timeout_timer, d->m->clock, serial_timeout, s);
-    dm_io_region_init(&s->io, "isa-serial", &serial_io_ops, s,
-                      SERIAL_NR_PORTS);
+    dm_io_region_init(&s->io, "isa-serial", &serial_io_ops, s, SERIAL_NR_PORTS);
     if (!dm_isa_irq_connect(d->m, &s->irq_line, s->irq, errp) ||
         !dm_io_map(d->m->pio, &s->io, s->iobase, errp)) {
         g_prefix_error(errp, "isa-serial[%s]: ", d->id);
@@ -631,9 +630,8 @@ static bool serial_pre_save(void *opaque, GError **errp)
 
     s->timeout_left = -1;
     if (dm_timer_pending(&s->timeout_timer)) {
-        s->timeout_left = MAX(s->timeout_timer.deadline -
-                                  dm_clock_now(s->dev.m->clock),
-                              0);
+        s->timeout_left =
+            MAX(s->timeout_timer.deadline - dm_clock_now(s->dev.m->clock), 0);
     }
     return true;
 }

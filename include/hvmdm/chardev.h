@@ -15,15 +15,15 @@
 #include "hvmdm/common.h"
 
 enum dm_chr_event {
-    DM_CHR_EVENT_OPENED,  /* a client connected / the backend is ready */
-    DM_CHR_EVENT_CLOSED,  /* the peer went away */
+    DM_CHR_EVENT_OPENED, /* a client connected / the backend is ready */
+    DM_CHR_EVENT_CLOSED, /* the peer went away */
 };
 
 struct dm_chr_frontend {
     /* How many bytes the frontend can take now (0 pauses input). */
     int (*can_read)(void *opaque);
     void (*read)(void *opaque, const uint8_t *buf, int len);
-    void (*event)(void *opaque, enum dm_chr_event ev);  /* may be NULL */
+    void (*event)(void *opaque, enum dm_chr_event ev); /* may be NULL */
     void *opaque;
 };
 
