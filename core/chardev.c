@@ -116,10 +116,15 @@ static void chr_input_ended(struct dm_chr *c)
     dm_trace(chr_input_end, "chardev %s: input ended", c->id);
     if (c->drv->hangup) {
         c->drv->hangup(c);
-    } else {
-        c->in_dead = true;
+        return;
     }
+    /* stdin at end of file: nothing more will come, but output still
+     * works; the frontend hears that its peer is done (qtest quits) */
+    c->in_dead = true;
     dm_chr_update_watches(c);
+    if (c->has_fe && c->fe.event) {
+        c->fe.event(c->fe.opaque, DM_CHR_EVENT_CLOSED);
+    }
 }
 
 static void chr_output_failed(struct dm_chr *c, int err)
