@@ -16,7 +16,9 @@
 
 enum dm_chr_event {
     DM_CHR_EVENT_OPENED, /* a client connected / the backend is ready */
-    DM_CHR_EVENT_CLOSED, /* the peer went away */
+    /* the peer went away; for stdio, pipe and fd: input reached its end
+     * (output still works) */
+    DM_CHR_EVENT_CLOSED,
 };
 
 struct dm_chr_frontend {
