@@ -348,7 +348,6 @@ static void serial_write_fcr(struct serial *s, uint8_t val)
         }
         s->fcr = val & (SERIAL_FCR_FE | SERIAL_FCR_DMA | SERIAL_FCR_TRIGGER);
     }
-    serial_rx_activity(s);
     if (can_read_changed) {
         serial_accept_input(s);
     }
