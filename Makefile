@@ -141,7 +141,7 @@ unit-programs: $(unit-bins) $(O)/hvmdm
 -include $(lib-objs:.o=.d) $(main-obj:.o=.d) $(unit-bins:=.d) $(tool-objs:.o=.d)
 -include $(unit-helper-objs:.o=.d)
 # Keep the test objects (make would delete them as intermediate files).
-.SECONDARY: $(unit-bins:=.o)
+.SECONDARY: $(unit-bins:=.o) $(unit-helper-objs)
 
 # ---- set-up and tests -------------------------------------------------------
 # Sub-makes build in parallel unless the caller chose -j.
