@@ -7,8 +7,8 @@
  * Run control: a vCPU leaves guest code when kicked with a real-time signal
  * that is blocked except inside KVM_RUN (KVM_SET_SIGNAL_MASK); pause() returns
  * once every vCPU waits, with its last I/O instruction completed, on the
- * accelerator's condition variable. Left out: MSI injection, dirty-log
- * reads, coalesced MMIO, CPU hot-plug, nested state.
+ * accelerator's condition variable. Left out: coalesced MMIO, CPU hot-plug,
+ * nested state.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -239,6 +239,35 @@ static bool kvm_slot_update(void *opaque, const struct dm_mem_slot *slot,
         return false;
     }
     return true;
+}
+
+/* Pages the guest wrote in a DM_SLOT_DIRTY_LOG slot since the last call;
+ * KVM_GET_DIRTY_LOG clears its log as it reads it. */
+static void kvm_sync_dirty(void *opaque, const struct dm_mem_slot *slot,
+                           unsigned long *bitmap)
+{
+    struct kvm_accel *ks = opaque;
+    const unsigned bits = 8 * sizeof(unsigned long);
+    uint64_t npages = slot->size / KVM_PAGE_SIZE;
+    size_t words = (size_t)((npages + 63) / 64) * (64 / bits);
+    unsigned long *log = g_new0(unsigned long, words);
+    struct kvm_dirty_log d = { .slot = (uint32_t)slot->id, .dirty_bitmap = log };
+
+    if (ioctl(ks->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
+        /* Cannot tell: everything may have changed. */
+        dm_trace(kvm_dirty_log_failed, "slot %d: %s", slot->id,
+                 g_strerror(errno));
+        memset(log, 0xff, words * sizeof(*log));
+    }
+    for (uint64_t w = 0; w < (npages + bits - 1) / bits; w++) {
+        unsigned long v = log[w];
+
+        if (w == npages / bits && npages % bits) {
+            v &= (1ul << (npages % bits)) - 1;
+        }
+        bitmap[w] |= v;
+    }
+    g_free(log);
 }
 
 /* ---- in-kernel PIC, IOAPIC and PIT at system reset ----------------------- */
@@ -646,6 +675,7 @@ static bool kvm_init(struct dm_machine *m, GError **errp)
 
     ks->listener = (struct dm_mem_listener){
         .slot_update = kvm_slot_update,
+        .sync_dirty = kvm_sync_dirty,
         .opaque = ks,
     };
     dm_memory_set_listener(m->mem, &ks->listener, &err);
@@ -766,6 +796,21 @@ static void kvm_set_gsi(struct dm_machine *m, int gsi, int level)
     }
 }
 
+static void kvm_send_msi(struct dm_machine *m, uint64_t addr, uint32_t data)
+{
+    struct kvm_accel *ks = m->accel_state;
+    struct kvm_msi msi = {
+        .address_lo = (uint32_t)addr,
+        .address_hi = (uint32_t)(addr >> 32),
+        .data = data,
+    };
+
+    if (ioctl(ks->vm_fd, KVM_SIGNAL_MSI, &msi) < 0) {
+        dm_trace(kvm_msi_failed, "addr 0x%llx data 0x%x: %s",
+                 (unsigned long long)addr, data, g_strerror(errno));
+    }
+}
+
 /* Called with the vCPUs paused (or not started). */
 static void kvm_reset_cpus(struct dm_machine *m)
 {
@@ -846,6 +891,7 @@ const struct dm_accel_ops dm_accel_kvm = {
     .pause = kvm_pause,
     .resume = kvm_resume,
     .set_gsi = kvm_set_gsi,
+    .send_msi = kvm_send_msi,
     .reset_cpus = kvm_reset_cpus,
     .destroy = kvm_destroy,
 };

@@ -18,6 +18,7 @@
 #define KVM_TSS_ADDR 0xfeffd000ul          /* 3 pages below the BIOS */
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ul /* 1 page below the TSS */
 #define KVM_APIC_DEFAULT_BASE 0xfee00000ull
+#define KVM_PAGE_SIZE 4096
 
 /* CPU topology: the guest sees SOCKETS packages of CORES cores of THREADS
  * threads; vCPU i is thread i % threads of core (i / threads) % cores. */

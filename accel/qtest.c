@@ -35,6 +35,9 @@ struct qtest_state {
     int gsi_level[DM_QTEST_NR_GSI];   /* what the board set */
     int reported[DM_QTEST_NR_GSI];    /* what the client was last told */
     bool intercept;                   /* irq_intercept_in done */
+    unsigned msi_count;               /* MSIs sent since init */
+    uint64_t msi_addr;                /* the last one */
+    uint32_t msi_data;
     struct dm_chr *chr;
     struct dm_chr_frontend fe;
     GString *inbuf;                   /* bytes up to the next newline */
@@ -570,6 +573,32 @@ static void qtest_set_gsi(struct dm_machine *m, int gsi, int level)
     qtest_gsi_changed(qs, gsi, level != 0);
 }
 
+static void qtest_send_msi(struct dm_machine *m, uint64_t addr, uint32_t data)
+{
+    struct qtest_state *qs = m->accel_state;
+
+    qs->msi_count++;
+    qs->msi_addr = addr;
+    qs->msi_data = data;
+}
+
+unsigned dm_qtest_msi_count(struct dm_machine *m, uint64_t *addr,
+                            uint32_t *data)
+{
+    struct qtest_state *qs = qtest_state_of(m);
+
+    if (!qs) {
+        return 0;
+    }
+    if (addr) {
+        *addr = qs->msi_addr;
+    }
+    if (data) {
+        *data = qs->msi_data;
+    }
+    return qs->msi_count;
+}
+
 int dm_qtest_gsi_level(struct dm_machine *m, int gsi)
 {
     struct qtest_state *qs = qtest_state_of(m);
@@ -734,6 +763,7 @@ const struct dm_accel_ops dm_accel_qtest = {
     .pause = qtest_pause,
     .resume = qtest_resume,
     .set_gsi = qtest_set_gsi,
+    .send_msi = qtest_send_msi,
     .reset_cpus = qtest_reset_cpus,
     .destroy = qtest_destroy,
 };

@@ -29,6 +29,9 @@ struct dm_accel_ops {
     /* Set the level of interrupt controller input GSI (ISA IRQ n = GSI n,
      * PCI INTx routed by PIIX3 to ISA IRQs). */
     void (*set_gsi)(struct dm_machine *m, int gsi, int level);
+    /* Deliver a message-signalled interrupt: the 32-bit DATA a device
+     * writes at ADDR (0xfeexxxxx, Intel SDM vol. 3A, 11.11). */
+    void (*send_msi)(struct dm_machine *m, uint64_t addr, uint32_t data);
     /* Put the CPUs in their reset state (system reset). */
     void (*reset_cpus)(struct dm_machine *m);
     /* Stop and join vCPU threads, free everything. */

@@ -19,6 +19,11 @@
  * qtest accelerator or GSI is out of range. */
 int dm_qtest_gsi_level(struct dm_machine *m, int gsi);
 
+/* How many MSIs devices sent (accel send_msi) since the machine was made;
+ * ADDR and DATA (may be NULL) get the last one. 0 when not qtest. */
+unsigned dm_qtest_msi_count(struct dm_machine *m, uint64_t *addr,
+                            uint32_t *data);
+
 /* Run protocol commands in process: TEXT holds one or more lines (the last
  * one may lack its newline). Returns everything the protocol would have sent
  * back, asynchronous "IRQ raise N" lines included (g_free it). Call with
