@@ -81,13 +81,16 @@ const struct dm_dev_type *const *dm_dev_types(void);
 /* Allocate a device of TYPE with defaults applied (not realized). */
 struct dm_dev *dm_dev_create(struct dm_machine *m, const char *type,
                              const char *id, GError **errp);
-/* Set one property from text, as in -device type,name=value. */
+/* Set one property from text, as in -device type,name=value. PCI types also
+ * take "addr=SLOT[.FN]" (hex, slot 0..1f, function 0..7, an optional 0x;
+ * QEMU reads addr=10 as slot 0x10), which sets struct dm_pci_dev.devfn
+ * (default -1: the first free slot). Errors name the type and property. */
 bool dm_dev_set_prop(struct dm_dev *d, const char *name, const char *value,
                      GError **errp);
 /* Realize and add to the machine's device list (reset order = add order). */
 bool dm_dev_realize(struct dm_dev *d, GError **errp);
-/* create + set every "name=value" of OPTS (a -device string minus the type)
- * + realize. */
+/* create + set every "name=value" of OPTS (a -device string minus the type;
+ * "id=" names the device) + realize; nothing is left behind on error. */
 struct dm_dev *dm_dev_new(struct dm_machine *m, const char *type,
                           const char *opts, GError **errp);
 void dm_dev_reset(struct dm_dev *d);
