@@ -632,6 +632,12 @@ static bool kvm_init(struct dm_machine *m, GError **errp)
     GError *err = NULL;
     int max_vcpus, max_id;
 
+    if (cfg->qtest) {
+        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
+                    "-qtest %s: needs -accel qtest", cfg->qtest);
+        g_free(ks);
+        return false;
+    }
     ks->m = m;
     ks->sys_fd = ks->vm_fd = -1;
     ks->kick_signal = SIGRTMIN;
