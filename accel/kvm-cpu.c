@@ -43,11 +43,11 @@
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_IA32_MISC_ENABLE_FAST_STRING (1u << 0)
 #define MSR_MTRR_PHYSBASE0 0x200
-#define MSR_MTRR_VAR_REGS 16        /* 8 base/mask pairs */
+#define MSR_MTRR_VAR_REGS 16 /* 8 base/mask pairs */
 #define MSR_MTRR_FIX64K_00000 0x250
 #define MSR_MTRR_FIX16K_80000 0x258
 #define MSR_MTRR_FIX16K_A0000 0x259
-#define MSR_MTRR_FIX4K_C0000 0x268  /* .. 0x26f */
+#define MSR_MTRR_FIX4K_C0000 0x268 /* .. 0x26f */
 #define MSR_IA32_CR_PAT 0x277
 #define MSR_IA32_CR_PAT_DEFAULT 0x0007040600070406ull
 #define MSR_MTRR_DEF_TYPE 0x2ff
@@ -59,7 +59,7 @@
 #define MSR_SYSCALL_MASK 0xc0000084
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_TSC_AUX 0xc0000103
-#define MSR_KVM_SYSTEM_TIME 0x12        /* paravirtual clock, old number */
+#define MSR_KVM_SYSTEM_TIME 0x12 /* paravirtual clock, old number */
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 #define MSR_KVM_ASYNC_PF_EN 0x4b564d02
 #define MSR_KVM_STEAL_TIME 0x4b564d03
@@ -127,8 +127,8 @@ uint32_t kvm_topo_apic_id(const struct kvm_topo *t, unsigned index)
 
 /* ---- CPUID --------------------------------------------------------------- */
 
-struct kvm_cpuid_entry2 *kvm_cpuid_find(struct kvm_cpuid2 *c,
-                                        uint32_t function, uint32_t index)
+struct kvm_cpuid_entry2 *kvm_cpuid_find(struct kvm_cpuid2 *c, uint32_t function,
+                                        uint32_t index)
 {
     for (uint32_t i = 0; i < c->nent; i++) {
         struct kvm_cpuid_entry2 *e = &c->entries[i];
@@ -378,8 +378,7 @@ static bool kvm_reset_regs(struct kvm_vcpu *v, GError **errp)
 
     if (ioctl(v->fd, KVM_SET_REGS, &r) < 0) {
         g_set_error(errp, DM_ERROR, DM_ERROR_FAILED,
-                    "kvm: vCPU %u: registers: %s", v->index,
-                    g_strerror(errno));
+                    "kvm: vCPU %u: registers: %s", v->index, g_strerror(errno));
         return false;
     }
     return true;
@@ -393,8 +392,7 @@ static bool kvm_reset_fpu(struct kvm_vcpu *v, GError **errp)
 
     if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0) {
         g_set_error(errp, DM_ERROR, DM_ERROR_FAILED,
-                    "kvm: vCPU %u: FPU state: %s", v->index,
-                    g_strerror(errno));
+                    "kvm: vCPU %u: FPU state: %s", v->index, g_strerror(errno));
         return false;
     }
     if (ks->cap_xsave) {
@@ -431,13 +429,29 @@ static bool kvm_reset_fpu(struct kvm_vcpu *v, GError **errp)
 static void kvm_reset_msrs(struct kvm_vcpu *v)
 {
     static const uint32_t zero_msrs[] = {
-        MSR_IA32_TSC, MSR_IA32_SPEC_CTRL, MSR_IA32_SYSENTER_CS,
-        MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_IA32_MCG_STATUS,
-        MSR_MTRR_DEF_TYPE, MSR_MTRR_FIX64K_00000, MSR_MTRR_FIX16K_80000,
-        MSR_MTRR_FIX16K_A0000, MSR_IA32_TSC_DEADLINE, MSR_IA32_XSS,
-        MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE,
-        MSR_TSC_AUX, MSR_KVM_SYSTEM_TIME, MSR_KVM_SYSTEM_TIME_NEW,
-        MSR_KVM_ASYNC_PF_EN, MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN,
+        MSR_IA32_TSC,
+        MSR_IA32_SPEC_CTRL,
+        MSR_IA32_SYSENTER_CS,
+        MSR_IA32_SYSENTER_ESP,
+        MSR_IA32_SYSENTER_EIP,
+        MSR_IA32_MCG_STATUS,
+        MSR_MTRR_DEF_TYPE,
+        MSR_MTRR_FIX64K_00000,
+        MSR_MTRR_FIX16K_80000,
+        MSR_MTRR_FIX16K_A0000,
+        MSR_IA32_TSC_DEADLINE,
+        MSR_IA32_XSS,
+        MSR_STAR,
+        MSR_LSTAR,
+        MSR_CSTAR,
+        MSR_SYSCALL_MASK,
+        MSR_KERNEL_GS_BASE,
+        MSR_TSC_AUX,
+        MSR_KVM_SYSTEM_TIME,
+        MSR_KVM_SYSTEM_TIME_NEW,
+        MSR_KVM_ASYNC_PF_EN,
+        MSR_KVM_STEAL_TIME,
+        MSR_KVM_PV_EOI_EN,
     };
     enum { MAX = DM_ARRAY_SIZE(zero_msrs) + 8 + MSR_MTRR_VAR_REGS + 3 };
     struct {
@@ -492,7 +506,7 @@ static void kvm_reset_msrs(struct kvm_vcpu *v)
 static bool kvm_reset_lapic(struct kvm_vcpu *v, GError **errp)
 {
     static const unsigned lvts[] = {
-        APIC_LVT_CMCI, APIC_LVT_TIMER, APIC_LVT_THERMAL, APIC_LVT_PERF,
+        APIC_LVT_CMCI,  APIC_LVT_TIMER, APIC_LVT_THERMAL, APIC_LVT_PERF,
         APIC_LVT_LINT0, APIC_LVT_LINT1, APIC_LVT_ERROR,
     };
     struct kvm_lapic_state *la = g_new0(struct kvm_lapic_state, 1);
@@ -539,8 +553,8 @@ bool kvm_vcpu_reset(struct kvm_vcpu *v, GError **errp)
 {
     struct kvm_vcpu_events ev = { .flags = KVM_VCPUEVENT_VALID_NMI_PENDING };
     struct kvm_mp_state mp = {
-        .mp_state = v->index == 0 ? KVM_MP_STATE_RUNNABLE
-                                  : KVM_MP_STATE_UNINITIALIZED,
+        .mp_state =
+            v->index == 0 ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED,
     };
 
     if (!kvm_reset_regs(v, errp) || !kvm_reset_sregs(v, errp) ||

@@ -60,8 +60,8 @@ int kvm_open_device(const char *path, GError **errp)
 
 static int kvm_check_cap(struct kvm_accel *ks, int cap)
 {
-    int r = ioctl(ks->vm_fd >= 0 ? ks->vm_fd : ks->sys_fd,
-                  KVM_CHECK_EXTENSION, cap);
+    int r = ioctl(ks->vm_fd >= 0 ? ks->vm_fd : ks->sys_fd, KVM_CHECK_EXTENSION,
+                  cap);
 
     return r < 0 ? 0 : r;
 }
@@ -175,8 +175,8 @@ static bool kvm_create_vm(struct kvm_accel *ks, GError **errp)
     ks->cap_xsave = kvm_check_cap(ks, KVM_CAP_XSAVE);
     ks->cap_xcrs = kvm_check_cap(ks, KVM_CAP_XCRS);
     ks->cap_immediate_exit = kvm_check_cap(ks, KVM_CAP_IMMEDIATE_EXIT);
-    ks->xsave_size = MAX(kvm_check_cap(ks, KVM_CAP_XSAVE2),
-                         (int)sizeof(struct kvm_xsave));
+    ks->xsave_size =
+        MAX(kvm_check_cap(ks, KVM_CAP_XSAVE2), (int)sizeof(struct kvm_xsave));
 
     if (ioctl(ks->vm_fd, KVM_SET_TSS_ADDR, KVM_TSS_ADDR) < 0) {
         return kvm_fail(errp, "KVM_SET_TSS_ADDR");
@@ -251,7 +251,8 @@ static void kvm_sync_dirty(void *opaque, const struct dm_mem_slot *slot,
     uint64_t npages = slot->size / KVM_PAGE_SIZE;
     size_t words = (size_t)((npages + 63) / 64) * (64 / bits);
     unsigned long *log = g_new0(unsigned long, words);
-    struct kvm_dirty_log d = { .slot = (uint32_t)slot->id, .dirty_bitmap = log };
+    struct kvm_dirty_log d = { .slot = (uint32_t)slot->id,
+                               .dirty_bitmap = log };
 
     if (ioctl(ks->vm_fd, KVM_GET_DIRTY_LOG, &d) < 0) {
         /* Cannot tell: everything may have changed. */
@@ -276,8 +277,7 @@ static void kvm_reset_irqchips(struct kvm_accel *ks)
 {
     struct kvm_pit_state2 pit;
 
-    for (uint32_t id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_IOAPIC;
-         id++) {
+    for (uint32_t id = KVM_IRQCHIP_PIC_MASTER; id <= KVM_IRQCHIP_IOAPIC; id++) {
         struct kvm_irqchip chip = { .chip_id = id };
 
         if (ioctl(ks->vm_fd, KVM_GET_IRQCHIP, &chip) < 0) {
@@ -350,8 +350,8 @@ static bool kvm_vcpu_create(struct kvm_accel *ks, struct kvm_vcpu *v,
         return false;
     }
     v->fd = r;
-    v->run = mmap(NULL, ks->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-                  v->fd, 0);
+    v->run =
+        mmap(NULL, ks->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
     if (v->run == MAP_FAILED) {
         v->run = NULL;
         return kvm_fail(errp, "mmap of kvm_run");
@@ -413,8 +413,7 @@ static void kvm_handle_io(struct kvm_vcpu *v)
             memcpy(data, &val, size);
         }
     } else {
-        dm_io_pio_string(m, run->io.port, size, is_write, data,
-                         run->io.count);
+        dm_io_pio_string(m, run->io.port, size, is_write, data, run->io.count);
     }
     dm_unlock();
 }
@@ -513,10 +512,9 @@ static void kvm_handle_exit(struct kvm_vcpu *v)
         kvm_vcpu_fatal(v, what);
         break;
     case KVM_EXIT_FAIL_ENTRY:
-        snprintf(what, sizeof(what),
-                 "entry failed (hardware reason 0x%llx)",
-                 (unsigned long long)
-                     run->fail_entry.hardware_entry_failure_reason);
+        snprintf(
+            what, sizeof(what), "entry failed (hardware reason 0x%llx)",
+            (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
         kvm_vcpu_fatal(v, what);
         break;
     default:

@@ -36,9 +36,9 @@ struct kvm_vcpu {
     struct kvm_run *run;
     pthread_t thread;
     bool thread_started;
-    bool parked;       /* in kvm_vcpu_park, outside guest and device code;
+    bool parked;     /* in kvm_vcpu_park, outside guest and device code;
                         * under ks->lock */
-    bool io_pending;   /* an I/O exit KVM_RUN has yet to complete; vCPU
+    bool io_pending; /* an I/O exit KVM_RUN has yet to complete; vCPU
                         * thread only */
 };
 
@@ -46,27 +46,27 @@ struct kvm_accel {
     struct dm_machine *m;
     int sys_fd;
     int vm_fd;
-    size_t run_size;              /* of each vCPU's kvm_run mapping */
+    size_t run_size; /* of each vCPU's kvm_run mapping */
     unsigned nr_slots;
     bool cap_readonly_mem;
     bool cap_xsave;
     bool cap_xcrs;
     bool cap_immediate_exit;
     bool readonly_warned;
-    int xsave_size;               /* bytes for KVM_SET_XSAVE */
+    int xsave_size; /* bytes for KVM_SET_XSAVE */
     struct kvm_topo topo;
     struct kvm_cpuid2 *supported; /* KVM_GET_SUPPORTED_CPUID */
     unsigned nvcpus;
     struct kvm_vcpu *vcpus;
-    int kick_signal;              /* SIGRTMIN */
+    int kick_signal; /* SIGRTMIN */
     struct dm_mem_listener listener;
 
-    pthread_mutex_t lock;         /* guards the run control below */
+    pthread_mutex_t lock; /* guards the run control below */
     pthread_cond_t cond;
-    unsigned pause_depth;         /* pause() calls not yet resumed */
-    bool stopped;                 /* shutdown, triple fault or internal error:
+    unsigned pause_depth; /* pause() calls not yet resumed */
+    bool stopped;         /* shutdown, triple fault or internal error:
                                    * vCPUs wait for a reset */
-    bool quit;                    /* destroy: vCPU threads return */
+    bool quit;            /* destroy: vCPU threads return */
 };
 
 /* Open the KVM device at PATH; -1 with one clear message when it is missing
@@ -94,8 +94,8 @@ unsigned kvm_topo_core_shift(const struct kvm_topo *t);
 void kvm_cpuid_fixup(struct kvm_cpuid2 *c, const struct kvm_topo *t,
                      unsigned index);
 /* The entry for FUNCTION/INDEX, or NULL. */
-struct kvm_cpuid_entry2 *kvm_cpuid_find(struct kvm_cpuid2 *c,
-                                        uint32_t function, uint32_t index);
+struct kvm_cpuid_entry2 *kvm_cpuid_find(struct kvm_cpuid2 *c, uint32_t function,
+                                        uint32_t index);
 
 /* Create-time set-up of a vCPU (CPUID). */
 bool kvm_vcpu_setup(struct kvm_vcpu *v, GError **errp);

@@ -26,29 +26,29 @@
 #include "hvmdm/timer.h"
 #include "hvmdm/trace.h"
 
-#define QTEST_MAX_XFER (64 * DM_MiB)   /* largest read/write/memset */
-#define QTEST_MAX_LINE (256 * DM_MiB)  /* a b64write of QTEST_MAX_XFER fits */
+#define QTEST_MAX_XFER (64 * DM_MiB)  /* largest read/write/memset */
+#define QTEST_MAX_LINE (256 * DM_MiB) /* a b64write of QTEST_MAX_XFER fits */
 #define QTEST_CHUNK 4096
 
 struct qtest_state {
     struct dm_machine *m;
-    int gsi_level[DM_QTEST_NR_GSI];   /* what the board set */
-    int reported[DM_QTEST_NR_GSI];    /* what the client was last told */
-    bool intercept;                   /* irq_intercept_in done */
-    unsigned msi_count;               /* MSIs sent since init */
-    uint64_t msi_addr;                /* the last one */
+    int gsi_level[DM_QTEST_NR_GSI]; /* what the board set */
+    int reported[DM_QTEST_NR_GSI];  /* what the client was last told */
+    bool intercept;                 /* irq_intercept_in done */
+    unsigned msi_count;             /* MSIs sent since init */
+    uint64_t msi_addr;              /* the last one */
     uint32_t msi_data;
     struct dm_chr *chr;
     struct dm_chr_frontend fe;
-    GString *inbuf;                   /* bytes up to the next newline */
-    GString *capture;                 /* dm_qtest_process output, or NULL */
+    GString *inbuf;   /* bytes up to the next newline */
+    GString *capture; /* dm_qtest_process output, or NULL */
     FILE *log;
-    gint64 log_start;                 /* us, monotonic */
+    gint64 log_start; /* us, monotonic */
 };
 
 struct qtest_cmd {
     const char *name;
-    unsigned min_args;  /* words after the command name */
+    unsigned min_args; /* words after the command name */
     void (*fn)(struct qtest_state *qs, char **w, unsigned n);
 };
 
@@ -70,7 +70,7 @@ static void qtest_log_prefix(struct qtest_state *qs, char kind)
 }
 
 static void G_GNUC_PRINTF(2, 3)
-qtest_send(struct qtest_state *qs, const char *fmt, ...)
+    qtest_send(struct qtest_state *qs, const char *fmt, ...)
 {
     va_list ap;
     char *s;
@@ -206,7 +206,7 @@ static void qtest_cmd_write_n(struct qtest_state *qs, char **w, unsigned n)
     if (!qtest_u64(qs, w[1], &addr) || !qtest_u64(qs, w[2], &v)) {
         return;
     }
-    le = GUINT64_TO_LE(v);  /* the low SIZE bytes, guest (little) order */
+    le = GUINT64_TO_LE(v); /* the low SIZE bytes, guest (little) order */
     dm_memory_rw(qs->m, addr, &le, size, true);
     qtest_send(qs, "OK\n");
 }
@@ -347,8 +347,7 @@ static void qtest_cmd_memset(struct qtest_state *qs, char **w, unsigned n)
     uint8_t chunk[QTEST_CHUNK];
     uint64_t addr, len, pattern;
 
-    if (!qtest_addr_len(qs, w, &addr, &len) ||
-        !qtest_u64(qs, w[3], &pattern)) {
+    if (!qtest_addr_len(qs, w, &addr, &len) || !qtest_u64(qs, w[3], &pattern)) {
         return;
     }
     memset(chunk, (int)(pattern & 0xff), sizeof(chunk));
@@ -507,7 +506,7 @@ static void qtest_process_line(struct qtest_state *qs, char *line)
     char **w;
     unsigned n;
 
-    g_strchomp(line);  /* a client may end lines with "\r\n" */
+    g_strchomp(line); /* a client may end lines with "\r\n" */
     if (line[0] == '\0') {
         return;
     }
@@ -711,7 +710,7 @@ static bool qtest_start(struct dm_machine *m, GError **errp)
         return false;
     }
     if (!qs->chr) {
-        return true;  /* "none": no protocol */
+        return true; /* "none": no protocol */
     }
     qs->fe = (struct dm_chr_frontend){
         .can_read = qtest_can_read,

@@ -21,14 +21,18 @@ struct cpuid_buf {
     struct kvm_cpuid_entry2 e[32];
 };
 
-static void add(struct cpuid_buf *b, uint32_t fn, uint32_t idx,
-                uint32_t flags, uint32_t eax, uint32_t ebx, uint32_t ecx,
-                uint32_t edx)
+static void add(struct cpuid_buf *b, uint32_t fn, uint32_t idx, uint32_t flags,
+                uint32_t eax, uint32_t ebx, uint32_t ecx, uint32_t edx)
 {
     g_assert_cmpuint(b->hdr.nent, <, G_N_ELEMENTS(b->e));
     b->e[b->hdr.nent++] = (struct kvm_cpuid_entry2){
-        .function = fn, .index = idx, .flags = flags,
-        .eax = eax, .ebx = ebx, .ecx = ecx, .edx = edx,
+        .function = fn,
+        .index = idx,
+        .flags = flags,
+        .eax = eax,
+        .ebx = ebx,
+        .ecx = ecx,
+        .edx = edx,
     };
 }
 
@@ -58,10 +62,10 @@ static void test_kvm_topo_apic_ids_pack_threads_cores_sockets(void)
     g_assert_cmpuint(kvm_topo_core_shift(&t), ==, 1);
     g_assert_cmpuint(kvm_topo_pkg_shift(&t), ==, 3); /* 3 cores: 2 bits */
     g_assert_cmpuint(kvm_topo_apic_id(&t, 0), ==, 0);
-    g_assert_cmpuint(kvm_topo_apic_id(&t, 1), ==, 1);  /* thread 1 */
-    g_assert_cmpuint(kvm_topo_apic_id(&t, 2), ==, 2);  /* core 1 */
-    g_assert_cmpuint(kvm_topo_apic_id(&t, 5), ==, 5);  /* core 2 thread 1 */
-    g_assert_cmpuint(kvm_topo_apic_id(&t, 6), ==, 8);  /* package 1 */
+    g_assert_cmpuint(kvm_topo_apic_id(&t, 1), ==, 1); /* thread 1 */
+    g_assert_cmpuint(kvm_topo_apic_id(&t, 2), ==, 2); /* core 1 */
+    g_assert_cmpuint(kvm_topo_apic_id(&t, 5), ==, 5); /* core 2 thread 1 */
+    g_assert_cmpuint(kvm_topo_apic_id(&t, 6), ==, 8); /* package 1 */
     g_assert_cmpuint(kvm_topo_apic_id(&t, 11), ==, 13);
 }
 
@@ -135,17 +139,17 @@ static void test_kvm_cpuid_ext_topology_leaf_b(void)
     kvm_cpuid_fixup(&b.hdr, &t, 5);
 
     e = find(&b, 0xb, 0);
-    g_assert_cmpuint(e->eax, ==, 1);       /* SMT bits */
-    g_assert_cmpuint(e->ebx, ==, 2);       /* threads per core */
-    g_assert_cmphex(e->ecx, ==, 0x100);    /* level type SMT, subleaf 0 */
-    g_assert_cmpuint(e->edx, ==, 5);       /* x2APIC ID */
+    g_assert_cmpuint(e->eax, ==, 1);    /* SMT bits */
+    g_assert_cmpuint(e->ebx, ==, 2);    /* threads per core */
+    g_assert_cmphex(e->ecx, ==, 0x100); /* level type SMT, subleaf 0 */
+    g_assert_cmpuint(e->edx, ==, 5);    /* x2APIC ID */
     e = find(&b, 0xb, 1);
-    g_assert_cmpuint(e->eax, ==, 3);       /* bits below the package */
-    g_assert_cmpuint(e->ebx, ==, 8);       /* threads per package */
-    g_assert_cmphex(e->ecx, ==, 0x201);    /* level type core, subleaf 1 */
+    g_assert_cmpuint(e->eax, ==, 3);    /* bits below the package */
+    g_assert_cmpuint(e->ebx, ==, 8);    /* threads per package */
+    g_assert_cmphex(e->ecx, ==, 0x201); /* level type core, subleaf 1 */
     e = find(&b, 0xb, 2);
     g_assert_cmpuint(e->ebx, ==, 0);
-    g_assert_cmphex(e->ecx, ==, 0x2);      /* invalid level: the end */
+    g_assert_cmphex(e->ecx, ==, 0x2); /* invalid level: the end */
 }
 
 static void test_kvm_cpuid_leaf4_cache_sharing(void)
@@ -162,7 +166,7 @@ static void test_kvm_cpuid_leaf4_cache_sharing(void)
     kvm_cpuid_fixup(&b.hdr, &t, 0);
 
     e = find(&b, 4, 0);
-    g_assert_cmphex(e->eax & 0x3fff, ==, 0x0121);   /* type and level kept */
+    g_assert_cmphex(e->eax & 0x3fff, ==, 0x0121);    /* type and level kept */
     g_assert_cmpuint((e->eax >> 14) & 0xfff, ==, 1); /* 2 threads share L1 */
     g_assert_cmpuint(e->eax >> 26, ==, 3);           /* 4 cores */
     e = find(&b, 4, 1);
@@ -180,7 +184,7 @@ static void test_kvm_cpuid_xsave_size_without_amx(void)
     intel_base(&b);
     add(&b, 0xd, 0, SIG, xcr0, 11008, 11008, 0);
     add(&b, 0xd, 1, SIG, 0xf, 0, 0, 0);
-    add(&b, 0xd, 2, SIG, 256, 576, 0, 0);     /* AVX: 256 bytes at 576 */
+    add(&b, 0xd, 2, SIG, 256, 576, 0, 0); /* AVX: 256 bytes at 576 */
     add(&b, 0xd, 17, SIG, 64, 2752, 0, 0);
     add(&b, 0xd, 18, SIG, 8192, 2816, 0, 0);
     kvm_topo_init(&t, 1, 1, 1, 1);
@@ -210,12 +214,12 @@ static void test_kvm_cpuid_amd_topology_leaves(void)
     kvm_cpuid_fixup(&b.hdr, &t, 5);
 
     e = find(&b, 0x80000008, 0);
-    g_assert_cmpuint(e->ecx & 0xff, ==, 7);         /* NC: 8 threads - 1 */
-    g_assert_cmpuint((e->ecx >> 12) & 0xf, ==, 3);  /* ApicIdCoreIdSize */
+    g_assert_cmpuint(e->ecx & 0xff, ==, 7);        /* NC: 8 threads - 1 */
+    g_assert_cmpuint((e->ecx >> 12) & 0xf, ==, 3); /* ApicIdCoreIdSize */
     e = find(&b, 0x8000001e, 0);
-    g_assert_cmpuint(e->eax, ==, 5);                /* extended APIC ID */
-    g_assert_cmphex(e->ebx, ==, 1 << 8 | 2);        /* 2 threads, core 2 */
-    g_assert_cmpuint(e->ecx, ==, 0);                /* node 0 */
+    g_assert_cmpuint(e->eax, ==, 5);         /* extended APIC ID */
+    g_assert_cmphex(e->ebx, ==, 1 << 8 | 2); /* 2 threads, core 2 */
+    g_assert_cmpuint(e->ecx, ==, 0);         /* node 0 */
 }
 
 static void test_kvm_missing_device_error_names_the_fix(void)
