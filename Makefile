@@ -88,8 +88,12 @@ lib-srcs += accel/accel.c accel/kvm.c accel/kvm-cpu.c accel/qtest.c
 # hw/
 lib-srcs += hw/isa/rtc.c hw/isa/i8042.c hw/isa/ps2.c hw/isa/port92.c
 lib-srcs += hw/isa/serial.c hw/isa/debugcon.c hw/isa/post.c
+lib-srcs += hw/pc.c
+lib-srcs += hw/pci/pci.c hw/pci/i440fx.c hw/pci/piix3.c
+lib-srcs += hw/isa/fw_cfg.c
 
 # firmware/
+lib-srcs += firmware/rom.c firmware/e820.c
 
 # block/
 lib-srcs += block/block.c block/file.c block/raw.c block/aio.c

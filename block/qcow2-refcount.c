@@ -413,13 +413,7 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t n)
         return start << s->cluster_bits;
     }
     qcow2_release_reserve(s);
-    /* A run must fit between the refcount blocks placed at the start of
-     * each block's range, or the search below would never end. */
-    if (n >= (1ull << s->rb_bits)) {
-        return -EINVAL;
-    }
     want = MAX(n, MIN(MAX(batch, (uint64_t)1), QCOW2_ALLOC_BATCH_MAX));
-    want = MIN(want, qcow2_max_alloc(s));
     for (;;) {
         start = find_free_run(s, want);
         if (start < 0) {

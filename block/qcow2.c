@@ -74,30 +74,28 @@ static uint64_t rd64(const uint8_t *p)
         return false;                                                 \
     } while (0)
 
-/* A table of COUNT entries of ESIZE bytes at OFF: aligned, inside the file.
- * OFF_FIELD and COUNT_FIELD name the header fields for messages. */
-static bool qcow2_check_table(struct qcow2 *s, const char *off_field,
-                              uint64_t off, const char *count_field,
+/* A table of COUNT entries of ESIZE bytes at OFF: aligned, inside the file. */
+static bool qcow2_check_table(struct qcow2 *s, const char *what, uint64_t off,
                               uint64_t count, uint64_t esize, uint64_t max,
                               GError **errp)
 {
     const char *fn = s->b->filename;
 
     if (count > max / esize) {
-        BAD("%s: qcow2 header: %s %" PRIu64 " too large (limit %" PRIu64
-            ")", fn, count_field, count, max / esize);
+        BAD("%s: qcow2 header: %s has %" PRIu64 " entries, more than the "
+            "limit of %" PRIu64, fn, what, count, max / esize);
     }
     if (count && (off & (s->cluster_size - 1))) {
-        BAD("%s: qcow2 header: %s 0x%" PRIx64 " is not aligned to the "
-            "cluster size", fn, off_field, off);
+        BAD("%s: qcow2 header: %s offset 0x%" PRIx64 " is not aligned to "
+            "the cluster size", fn, what, off);
     }
     if (count && off == 0) {
-        BAD("%s: qcow2 header: %s 0x0 overlaps the header", fn, off_field);
+        BAD("%s: qcow2 header: %s offset 0x0 overlaps the header", fn, what);
     }
     if (!dm_range_ok(off, count * esize, s->file_end)) {
-        BAD("%s: qcow2 header: %s 0x%" PRIx64 " with %s %" PRIu64
-            " lies past the end of the file (0x%" PRIx64 ")", fn, off_field,
-            off, count_field, count, s->file_end);
+        BAD("%s: qcow2 header: %s at 0x%" PRIx64 " (%" PRIu64 " bytes) "
+            "lies past the end of the file (0x%" PRIx64 ")", fn, what, off,
+            count * esize, s->file_end);
     }
     return true;
 }
@@ -248,19 +246,18 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
         BAD("%s: qcow2 header: l1_size %u too small for size %" PRIu64
             " (needs %" PRIu64 ")", fn, s->l1_size, s->size, l1_needed);
     }
-    if (s->rt_clusters == 0) {
-        BAD("%s: qcow2 header: refcount_table_clusters is 0", fn);
-    }
-    if (!qcow2_check_table(s, "l1_table_offset", s->l1_offset, "l1_size",
-                           s->l1_size, 8, QCOW2_MAX_L1_BYTES, errp) ||
-        !qcow2_check_table(s, "refcount_table_offset", s->rt_offset,
-                           "refcount_table_clusters", s->rt_clusters,
-                           s->cluster_size, QCOW2_MAX_REFTABLE_BYTES,
-                           errp) ||
-        !qcow2_check_table(s, "snapshots_offset", s->snapshots_offset,
-                           "nb_snapshots", s->nb_snapshots, 40,
+    if (!qcow2_check_table(s, "l1_size", s->l1_offset, s->l1_size, 8,
+                           QCOW2_MAX_L1_BYTES, errp) ||
+        !qcow2_check_table(s, "refcount_table_clusters", s->rt_offset,
+                           (uint64_t)s->rt_clusters << s->cluster_bits, 1,
+                           QCOW2_MAX_REFTABLE_BYTES, errp) ||
+        !qcow2_check_table(s, "nb_snapshots", s->snapshots_offset,
+                           s->nb_snapshots, 40,
                            40ull * QCOW2_MAX_SNAPSHOTS, errp)) {
         return false;
+    }
+    if (s->rt_clusters == 0) {
+        BAD("%s: qcow2 header: refcount_table_clusters is 0", fn);
     }
 
     /* Backing file name: inside the first cluster, after the header. */
@@ -875,8 +872,7 @@ static int qcow2_write_locked(struct qcow2 *s, uint64_t off,
         uint64_t g = off + pos, gc = g >> s->cluster_bits, co = g & (cs - 1);
         uint64_t l1i = gc >> s->l2_bits, l2i = gc & (s->l2_entries - 1);
         uint64_t left = s->l2_entries - l2i;
-        uint64_t maxn = MIN(len - pos, (MIN(left, qcow2_max_alloc(s))
-                                        << s->cluster_bits) - co);
+        uint64_t maxn = MIN(len - pos, (left << s->cluster_bits) - co);
         uint64_t n = MIN(maxn, cs - co), k = 1, host, h2;
         uint64_t *tbl;
         int nsub;

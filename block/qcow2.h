@@ -94,12 +94,6 @@ static inline uint64_t qcow2_be(uint64_t v)
     return GUINT64_FROM_BE(v);
 }
 
-/* Most clusters one allocation may ask for. */
-static inline uint64_t qcow2_max_alloc(const struct qcow2 *s)
-{
-    return (1ull << s->rb_bits) - 1;
-}
-
 /* qcow2-refcount.c */
 bool qcow2_refcount_init(struct qcow2 *s, GError **errp);
 void qcow2_refcount_free(struct qcow2 *s);

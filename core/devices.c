@@ -8,20 +8,26 @@
 #include "hvmdm/dev.h"
 
 /* One line per device type, sorted by name within a folder. */
+extern const struct dm_dev_type fw_cfg_io_type;   /* hw/isa/fw_cfg.c */
 extern const struct dm_dev_type debugcon_type;    /* hw/isa/debugcon.c */
 extern const struct dm_dev_type i8042_type;       /* hw/isa/i8042.c */
 extern const struct dm_dev_type port92_type;      /* hw/isa/port92.c */
 extern const struct dm_dev_type post_type;        /* hw/isa/post.c */
 extern const struct dm_dev_type rtc_type;         /* hw/isa/rtc.c */
 extern const struct dm_dev_type serial_type;      /* hw/isa/serial.c */
+extern const struct dm_dev_type i440fx_type;      /* hw/pci/i440fx.c */
+extern const struct dm_dev_type piix3_type;       /* hw/pci/piix3.c */
 
 static const struct dm_dev_type *const dm_dev_type_table[] = {
+    &fw_cfg_io_type,
     &debugcon_type,
     &i8042_type,
     &port92_type,
     &post_type,
     &rtc_type,
     &serial_type,
+    &i440fx_type,
+    &piix3_type,
     NULL,
 };
 

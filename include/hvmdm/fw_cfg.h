@@ -23,6 +23,30 @@
 #define FW_CFG_FILE_FIRST 0x20
 #define FW_CFG_IRQ0_OVERRIDE 0x8002
 #define FW_CFG_E820_TABLE 0x8003
+#define FW_CFG_ARCH_LOCAL 0x8000   /* key bit: x86-specific entries */
+#define FW_CFG_WRITE_CHANNEL 0x4000 /* key bit: ignored by lookups */
+
+/* FW_CFG_ID feature bits. */
+#define FW_CFG_VERSION 0x01        /* the traditional port interface */
+#define FW_CFG_VERSION_DMA 0x02    /* the DMA interface */
+
+/* I/O ports of the "fw_cfg_io" device (its iobase/dma_iobase defaults). */
+#define FW_CFG_IO_BASE 0x510       /* selector (16 bit write), data at +1 */
+#define FW_CFG_DMA_IO_BASE 0x514   /* DMA address, big-endian, high dword */
+
+/* FWCfgDmaAccess (big-endian in guest memory): u32 control, u32 length,
+ * u64 address. Control bits; the selector goes in bits 31:16. */
+#define FW_CFG_DMA_CTL_ERROR 0x01
+#define FW_CFG_DMA_CTL_READ 0x02
+#define FW_CFG_DMA_CTL_SKIP 0x04
+#define FW_CFG_DMA_CTL_SELECT 0x08
+#define FW_CFG_DMA_CTL_WRITE 0x10
+#define FW_CFG_DMA_SIGNATURE "QEMU CFG" /* read back from the DMA port */
+
+/* FW_CFG_FILE_DIR: u32 count (BE), then per file u32 size (BE), u16 select
+ * (BE), u16 reserved, char name[FW_CFG_MAX_FILE_PATH], sorted by name. */
+#define FW_CFG_MAX_FILE_PATH 56
+#define FW_CFG_MAX_FILES 0x1000
 
 struct dm_fw_cfg;
 

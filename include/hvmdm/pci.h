@@ -17,6 +17,7 @@
 #include "hvmdm/io.h"
 
 #define PCI_CONFIG_SIZE 256
+#define PCI_CONFIG_HEADER_SIZE 0x40
 #define PCI_NUM_BARS 6
 #define PCI_DEVFN(slot, fn) (((slot) << 3) | (fn))
 
@@ -103,6 +104,9 @@ void dm_pci_bus_config_write(struct dm_pci_bus *bus, int devfn, unsigned reg,
  * For PCI device types: dm_dev_realize calls this before the type's realize
  * (fills the header from type->pci, picks the devfn from the "addr" property
  * or the first free slot, plugs into m's bus) and dm_pci_unplug after unrealize.
+ * Plugging sets the standard masks (command, status errors, cache line,
+ * latency, interrupt line) and makes 0x40-0xff writable storage; a device
+ * narrows wmask for its own registers in its realize.
  */
 bool dm_pci_plug(struct dm_pci_dev *p, GError **errp);
 void dm_pci_unplug(struct dm_pci_dev *p);
@@ -125,6 +129,9 @@ void dm_pci_default_config_write(struct dm_pci_dev *p, unsigned reg,
 
 /* Set the function's INTx level (honours INTX_DISABLE, updates status). */
 void dm_pci_set_irq(struct dm_pci_dev *p, int level);
+/* The level the function drives on its INTx pin now: its own level, unless
+ * INTX_DISABLE is set or it has no pin (routers recompute from this). */
+int dm_pci_intx_asserted(const struct dm_pci_dev *p);
 
 /* Bus-master DMA: fail with -EPERM unless the command register's bus master
  * bit is set, then as dm_dma_*. */
@@ -134,6 +141,12 @@ int dm_pci_dma_write(struct dm_pci_dev *p, uint64_t gpa, const void *buf,
                      uint64_t len);
 int dm_pci_dma_map(struct dm_pci_dev *p, uint64_t gpa, uint64_t len,
                    bool is_write, struct iovec *iov, int max);
+
+/* Saved state of the standard part of a function (config space and INTx
+ * level); a PCI device's own table embeds it with
+ * DM_VMS_STRUCT(struct mydev, pci, &dm_pci_vmstate). Loading remaps BARs. */
+struct dm_vmstate;
+extern const struct dm_vmstate dm_pci_vmstate;
 
 static inline uint16_t dm_pci_get_word(const uint8_t *c, unsigned reg)
 {
