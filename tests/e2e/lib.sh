@@ -42,16 +42,22 @@ vm_start() {
     log "started $name (pid $VM_PID): $(cat "$SC_DIR/$name.cmd")"
 }
 
-# vm_alive [PID]: the process exists and is not a zombie.
+# vm_alive [PID]: the process exists and is not a zombie.  (Builtins only:
+# these run in polling loops, and forks are slow in the nested host.)
 vm_alive() {
     local pid=${1:-$VM_PID} st
-    st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
-    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+    IFS= read -r st < "/proc/$pid/stat" 2>/dev/null || return 1
+    st=${st##*) }
+    st=${st%% *}
+    [ "$st" != Z ] && [ "$st" != X ]
 }
 
-# count FILE STRING: how many times STRING occurs in FILE.
+# count FILE STRING: COUNT gets how many times STRING occurs in FILE.
 count() {
-    grep -o -F -- "$2" "$1" 2>/dev/null | wc -l
+    local s= t
+    [ -r "$1" ] && IFS= read -r -d '' s < "$1"
+    t=${s//"$2"/}
+    COUNT=$(( (${#s} - ${#t}) / ${#2} ))
 }
 
 # wait_for FILE STRING [COUNT [SECONDS]]: wait until STRING occurs COUNT
@@ -62,15 +68,17 @@ wait_for() {
     local deadline=$((SECONDS + t * SCALE))
     log "waiting for '$str' x$n in ${file##*/}"
     while :; do
-        [ "$(count "$file" "$str")" -ge "$n" ] && { log "seen"; return 0; }
+        count "$file" "$str"
+        [ "$COUNT" -ge "$n" ] && { log "seen"; return 0; }
         if ! vm_alive; then
-            [ "$(count "$file" "$str")" -ge "$n" ] && { log "seen"; return 0; }
+            count "$file" "$str"
+            [ "$COUNT" -ge "$n" ] && { log "seen"; return 0; }
             wait "$VM_PID"
             fail "hvmdm exited with status $? before '$str' appeared $n time(s) in ${file##*/}"
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
             fail "'$str' did not appear $n time(s) in ${file##*/} within $((t * SCALE)) s" \
-                 "(seen $(count "$file" "$str"))"
+                 "(seen $COUNT)"
         fi
         sleep 0.2
     done
@@ -111,9 +119,8 @@ expect_status() {
 
 # expect_count FILE STRING N: STRING occurs exactly N times in FILE.
 expect_count() {
-    local c
-    c=$(count "$1" "$2")
-    [ "$c" -eq "$3" ] || fail "'$2' occurs $c time(s) in ${1##*/}, expected $3"
+    count "$1" "$2"
+    [ "$COUNT" -eq "$3" ] || fail "'$2' occurs $COUNT time(s) in ${1##*/}, expected $3"
 }
 
 expect_contains() {
