@@ -14,6 +14,7 @@
 #include "hvmdm/dev.h"
 #include "hvmdm/log.h"
 #include "hvmdm/machine.h"
+#include "hvmdm/main-loop.h"
 #include "hvmdm/trace.h"
 
 /* SIGINT, SIGTERM and SIGHUP go to dm_machine_run's signalfd: blocked here,
@@ -59,8 +60,10 @@ static bool dm_apply_process_options(struct dm_config *cfg, GError **errp)
 int main(int argc, char **argv)
 {
     struct dm_config *cfg = dm_config_new();
+    struct dm_machine *m;
     GError *err = NULL;
     bool exit_now = false;
+    int status;
 
     /* Sockets whose peer went away report EPIPE instead of killing us. */
     signal(SIGPIPE, SIG_IGN);
@@ -78,8 +81,24 @@ int main(int argc, char **argv)
         return dm_fail(err);
     }
 
-    /* The machine is assembled once the board and accelerators exist. */
-    dm_config_free(cfg);
-    fprintf(stderr, "hvmdm: no machine to run yet\n");
-    return 1;
+    dm_lock();
+    m = dm_machine_new(cfg, &err);  /* owns cfg from here */
+    if (!m) {
+        dm_unlock();
+        return dm_fail(err);
+    }
+    if (!dm_pc_init(m, &err) || !dm_machine_add_user_devices(m, &err)) {
+        dm_machine_free(m);
+        dm_unlock();
+        return dm_fail(err);
+    }
+    dm_machine_reset(m);
+    dm_unlock();
+
+    status = dm_machine_run(m);
+
+    dm_lock();
+    dm_machine_free(m);
+    dm_unlock();
+    return status;
 }

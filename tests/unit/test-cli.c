@@ -6,8 +6,11 @@
  * The binary is $BUILD/hvmdm, found from this test's own location
  * ($BUILD/tests/unit/test-cli).
  */
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "hvmdm/dev.h"
 
@@ -194,6 +197,55 @@ static void test_cli_device_help_lists_types(void)
     run_free(&r);
 }
 
+/* hvmdm on the qtest accelerator, its protocol on a unix socket: the socket
+ * appearing says the main loop is about to run with the signals taken. */
+static void test_cli_sigterm_shuts_down_cleanly(void)
+{
+    g_autofree char *bin = hvmdm_path();
+    g_autofree char *dir = g_dir_make_tmp("hvmdm-cli-XXXXXX", NULL);
+    g_autofree char *sock = g_build_filename(dir, "qtest.sock", NULL);
+    g_autofree char *spec = g_strdup_printf("unix:%s,server=on,wait=off",
+                                            sock);
+    char *argv[] = { bin, "-accel", "qtest", "-display", "none", "-qtest",
+                     spec, NULL };
+    GError *err = NULL;
+    GPid pid;
+    int err_fd, status;
+    char buf[512];
+    ssize_t n;
+    size_t got = 0;
+
+    g_assert_nonnull(dir);
+    g_assert_true(g_spawn_async_with_pipes(NULL, argv, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                           NULL, &pid, NULL, NULL, &err_fd,
+                                           &err));
+    g_assert_no_error(err);
+    /* wait (bounded: 30 s) for the socket */
+    for (int i = 0; i < 3000 && !g_file_test(sock, G_FILE_TEST_EXISTS); i++) {
+        g_usleep(10000);
+    }
+    g_assert_true(g_file_test(sock, G_FILE_TEST_EXISTS));
+
+    g_assert_cmpint(kill(pid, SIGTERM), ==, 0);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    while (got < sizeof(buf) - 1 &&
+           (n = read(err_fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+        got += (size_t)n;
+    }
+    buf[got] = '\0';
+
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_true(g_str_has_prefix(buf, "hvmdm: terminating on signal 15"));
+    g_assert_nonnull(strchr(buf, '\n'));
+    g_assert_cmpstr(strchr(buf, '\n') + 1, ==, "");
+    close(err_fd);
+    g_spawn_close_pid(pid);
+    unlink(sock);
+    g_rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -212,5 +264,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/version", test_cli_version_printed);
     g_test_add_func("/cli/help", test_cli_help_lists_options);
     g_test_add_func("/cli/device-help", test_cli_device_help_lists_types);
+    g_test_add_func("/cli/sigterm", test_cli_sigterm_shuts_down_cleanly);
     return g_test_run();
 }
