@@ -69,8 +69,8 @@ struct blk_aio *blk_aio_new(struct blk *b, enum blk_aio_mode mode)
     a->b = b;
     g_mutex_init(&a->lock);
     a->bh = dm_bh_new(blk_aio_bh, a);
-    a->pool = g_thread_pool_new(blk_aio_worker, a, BLK_AIO_MAX_WORKERS, FALSE,
-                                NULL);
+    a->pool =
+        g_thread_pool_new(blk_aio_worker, a, BLK_AIO_MAX_WORKERS, FALSE, NULL);
     if (mode != BLK_AIO_THREADS && b->drv->native_async) {
         a->uring = blk_uring_new(b->file.fd, blk_req_complete);
         if (!a->uring && mode == BLK_AIO_URING) {

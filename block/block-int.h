@@ -15,8 +15,8 @@ struct blk_file {
     int fd;
     char *filename;
     bool read_only;
-    bool direct;     /* O_DIRECT: buffers and offsets must be aligned */
-    bool no_flush;   /* cache=unsafe */
+    bool direct;   /* O_DIRECT: buffers and offsets must be aligned */
+    bool no_flush; /* cache=unsafe */
     bool is_bdev;
     size_t mem_align; /* buffer address alignment (1 when not direct) */
     size_t off_align; /* offset and length alignment (1 when not direct) */
@@ -42,8 +42,7 @@ int blk_file_discard(struct blk_file *f, uint64_t off, uint64_t len);
 /* True when OFF, the lengths and the addresses of IOV suit F directly. */
 bool blk_file_mem_aligned(const struct blk_file *f, const struct iovec *iov,
                           int niov);
-bool blk_file_off_aligned(const struct blk_file *f, uint64_t off,
-                          uint64_t len);
+bool blk_file_off_aligned(const struct blk_file *f, uint64_t off, uint64_t len);
 /* Aligned for F's O_DIRECT needs; free with g_aligned_free(). */
 void *blk_file_alloc(const struct blk_file *f, size_t len);
 
@@ -66,7 +65,7 @@ int blk_iov_slice(const struct iovec *iov, int niov, size_t off, size_t len,
 struct blk_driver {
     const char *name;
     enum blk_format format;
-    bool native_async;  /* requests map 1:1 onto the host file */
+    bool native_async; /* requests map 1:1 onto the host file */
     /* b->file is open; set b->size and b->drv_state. */
     bool (*open)(struct blk *b, GError **errp);
     void (*close)(struct blk *b);
@@ -130,17 +129,17 @@ struct blk_req {
     enum blk_op op;
     uint64_t off;
     uint64_t len;
-    struct iovec *iov;      /* what the engine transfers */
+    struct iovec *iov; /* what the engine transfers */
     int niov;
     struct iovec iov_inline[BLK_REQ_INLINE_IOV];
     struct iovec *guest_iov; /* the caller's vector when bouncing */
     int guest_niov;
-    void *bounce;            /* aligned copy for O_DIRECT */
-    uint64_t done;           /* bytes transferred so far (io_uring) */
+    void *bounce;  /* aligned copy for O_DIRECT */
+    uint64_t done; /* bytes transferred so far (io_uring) */
     blk_cb cb;
     void *opaque;
     int ret;
-    bool preset;             /* ret is final: complete without running */
+    bool preset; /* ret is final: complete without running */
     struct blk_req *next;
 };
 
@@ -167,7 +166,9 @@ static inline struct blk_uring *blk_uring_new(int fd, blk_uring_done_fn done)
 {
     return NULL;
 }
-static inline void blk_uring_free(struct blk_uring *u) {}
+static inline void blk_uring_free(struct blk_uring *u)
+{
+}
 static inline bool blk_uring_submit(struct blk_uring *u, struct blk_req *r)
 {
     return false;

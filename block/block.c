@@ -95,7 +95,8 @@ bool blk_parse_cache(const char *s, enum blk_cache *out, GError **errp)
     }
     g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                 "cache=%s: unknown cache mode (writeback, writethrough, none, "
-                "directsync, unsafe)", s);
+                "directsync, unsafe)",
+                s);
     return false;
 }
 
@@ -117,14 +118,13 @@ bool blk_parse_aio(const char *s, enum blk_aio_mode *out, GError **errp)
 
 /* ---- open ------------------------------------------------------------------ */
 
-static bool blk_chain_add(struct blk *b, struct blk_chain *chain,
-                          GError **errp)
+static bool blk_chain_add(struct blk *b, struct blk_chain *chain, GError **errp)
 {
     struct stat st;
 
     if (fstat(b->file.fd, &st) < 0) {
-        g_set_error(errp, DM_ERROR, DM_ERROR_IO, "%s: fstat: %s",
-                    b->filename, g_strerror(errno));
+        g_set_error(errp, DM_ERROR, DM_ERROR_IO, "%s: fstat: %s", b->filename,
+                    g_strerror(errno));
         return false;
     }
     for (unsigned i = 0; i < chain->depth; i++) {
@@ -137,8 +137,8 @@ static bool blk_chain_add(struct blk *b, struct blk_chain *chain,
     }
     if (chain->depth >= BLK_MAX_CHAIN) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                    "%s: backing file chain deeper than %d images",
-                    b->filename, BLK_MAX_CHAIN);
+                    "%s: backing file chain deeper than %d images", b->filename,
+                    BLK_MAX_CHAIN);
         return false;
     }
     chain->dev[chain->depth] = st.st_dev;
@@ -185,7 +185,8 @@ static struct blk *blk_open_chain(const char *filename,
             b->guard_sector0 = true;
             dm_warn("%s: no format given, probed as raw; writes that would "
                     "make it look like another format are refused; give "
-                    "format=raw to lift this", filename);
+                    "format=raw to lift this",
+                    filename);
         }
     }
     b->drv = blk_driver_for(fmt);
@@ -315,8 +316,8 @@ static int blk_guard_write(struct blk *b, uint64_t off, const struct iovec *iov,
                    MIN(len, (uint64_t)BLK_PROBE_SIZE - off));
     if (blk_probe(sec, sizeof(sec)) != BLK_FORMAT_RAW) {
         dm_warn("%s: write of a %s header to a raw image opened without "
-                "format=raw refused", b->filename,
-                blk_format_name(blk_probe(sec, sizeof(sec))));
+                "format=raw refused",
+                b->filename, blk_format_name(blk_probe(sec, sizeof(sec))));
         return -EPERM;
     }
     return 0;
@@ -409,8 +410,8 @@ int blk_discard_sync(struct blk *b, uint64_t off, uint64_t len)
 /* ---- asynchronous requests --------------------------------------------------- */
 
 static struct blk_req *blk_req_new(struct blk *b, enum blk_op op, uint64_t off,
-                                   const struct iovec *iov, int niov,
-                                   blk_cb cb, void *opaque)
+                                   const struct iovec *iov, int niov, blk_cb cb,
+                                   void *opaque)
 {
     struct blk_req *r = g_new0(struct blk_req, 1);
 
@@ -510,8 +511,8 @@ void blk_preadv(struct blk *b, uint64_t off, const struct iovec *iov, int niov,
     blk_submit(b, blk_req_new(b, BLK_OP_READ, off, iov, niov, cb, opaque), 0);
 }
 
-void blk_pwritev(struct blk *b, uint64_t off, const struct iovec *iov,
-                 int niov, blk_cb cb, void *opaque)
+void blk_pwritev(struct blk *b, uint64_t off, const struct iovec *iov, int niov,
+                 blk_cb cb, void *opaque)
 {
     blk_submit(b, blk_req_new(b, BLK_OP_WRITE, off, iov, niov, cb, opaque),
                b->read_only ? -EROFS : 0);
@@ -526,8 +527,8 @@ void blk_flush(struct blk *b, blk_cb cb, void *opaque)
 void blk_discard(struct blk *b, uint64_t off, uint64_t len, blk_cb cb,
                  void *opaque)
 {
-    struct blk_req *r = blk_req_new(b, BLK_OP_DISCARD, off, NULL, 0, cb,
-                                    opaque);
+    struct blk_req *r =
+        blk_req_new(b, BLK_OP_DISCARD, off, NULL, 0, cb, opaque);
     int err = b->read_only ? -EROFS : blk_check_range(b, off, len);
 
     r->len = len;

@@ -27,21 +27,21 @@ size_t blk_iov_size(const struct iovec *iov, int niov)
 }
 
 /* Walk [off, off+len) of IOV calling FN on each piece. */
-#define BLK_IOV_WALK(iov, niov, off, len, body)                            \
-    do {                                                                   \
-        size_t skip_ = (off), left_ = (len), pos_ = 0;                     \
-        for (int i_ = 0; i_ < (niov) && left_; i_++) {                     \
-            if (skip_ >= (iov)[i_].iov_len) {                              \
-                skip_ -= (iov)[i_].iov_len;                                \
-                continue;                                                  \
-            }                                                              \
-            size_t n_ = MIN((iov)[i_].iov_len - skip_, left_);             \
-            char *p_ = (char *)(iov)[i_].iov_base + skip_;                 \
-            body;                                                          \
-            skip_ = 0;                                                     \
-            left_ -= n_;                                                   \
-            pos_ += n_;                                                    \
-        }                                                                  \
+#define BLK_IOV_WALK(iov, niov, off, len, body)                \
+    do {                                                       \
+        size_t skip_ = (off), left_ = (len), pos_ = 0;         \
+        for (int i_ = 0; i_ < (niov) && left_; i_++) {         \
+            if (skip_ >= (iov)[i_].iov_len) {                  \
+                skip_ -= (iov)[i_].iov_len;                    \
+                continue;                                      \
+            }                                                  \
+            size_t n_ = MIN((iov)[i_].iov_len - skip_, left_); \
+            char *p_ = (char *)(iov)[i_].iov_base + skip_;     \
+            body;                                              \
+            skip_ = 0;                                         \
+            left_ -= n_;                                       \
+            pos_ += n_;                                        \
+        }                                                      \
     } while (0)
 
 void blk_iov_to_buf(const struct iovec *iov, int niov, size_t off, void *buf,
@@ -53,8 +53,7 @@ void blk_iov_to_buf(const struct iovec *iov, int niov, size_t off, void *buf,
 void blk_iov_from_buf(const struct iovec *iov, int niov, size_t off,
                       const void *buf, size_t len)
 {
-    BLK_IOV_WALK(iov, niov, off, len,
-                 memcpy(p_, (const char *)buf + pos_, n_));
+    BLK_IOV_WALK(iov, niov, off, len, memcpy(p_, (const char *)buf + pos_, n_));
 }
 
 void blk_iov_memset(const struct iovec *iov, int niov, size_t off, int c,
@@ -123,7 +122,8 @@ bool blk_file_open(struct blk_file *f, const char *filename, bool read_only,
     if (f->fd < 0 && errno == EINVAL && (flags & O_DIRECT)) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: cache=none needs O_DIRECT, which this file system "
-                    "does not support: use cache=writeback", filename);
+                    "does not support: use cache=writeback",
+                    filename);
         return false;
     }
     if (f->fd < 0) {
@@ -132,8 +132,8 @@ bool blk_file_open(struct blk_file *f, const char *filename, bool read_only,
                     g_strerror(errno));
         return false;
     }
-    if (fstat(f->fd, &st) < 0 || (!S_ISREG(st.st_mode) &&
-                                  !S_ISBLK(st.st_mode))) {
+    if (fstat(f->fd, &st) < 0 ||
+        (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: not a regular file or block device", filename);
         close(f->fd);
@@ -198,8 +198,7 @@ bool blk_file_mem_aligned(const struct blk_file *f, const struct iovec *iov,
     return true;
 }
 
-bool blk_file_off_aligned(const struct blk_file *f, uint64_t off,
-                          uint64_t len)
+bool blk_file_off_aligned(const struct blk_file *f, uint64_t off, uint64_t len)
 {
     return !f->direct || !((off | len) & (f->off_align - 1));
 }
@@ -214,8 +213,8 @@ void *blk_file_alloc(const struct blk_file *f, size_t len)
 
 /* Transfer all of IOV at OFF, retrying short transfers; reads that hit the
  * end of the file are completed with zeros. IOV is consumed. */
-static int blk_file_rw_loop(struct blk_file *f, uint64_t off,
-                            struct iovec *iov, int niov, bool write)
+static int blk_file_rw_loop(struct blk_file *f, uint64_t off, struct iovec *iov,
+                            int niov, bool write)
 {
     while (niov > 0) {
         ssize_t n;
@@ -382,8 +381,8 @@ int blk_file_discard(struct blk_file *f, uint64_t off, uint64_t len)
         }
         return 0;
     }
-    if (fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                  (off_t)off, (off_t)len) < 0) {
+    if (fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+                  (off_t)len) < 0) {
         return errno == EOPNOTSUPP ? 0 : -errno;
     }
     return 0;

@@ -15,7 +15,7 @@
 #include "qcow2.h"
 
 #define QCOW2_ALLOC_BATCH_BYTES (4 * DM_MiB)
-#define QCOW2_ALLOC_BATCH_MAX   4096
+#define QCOW2_ALLOC_BATCH_MAX 4096
 
 static uint64_t rb_get(const struct qcow2 *s, const uint8_t *blk, uint64_t i)
 {
@@ -42,8 +42,7 @@ static uint64_t rb_get(const struct qcow2 *s, const uint8_t *blk, uint64_t i)
     }
 }
 
-static void rb_set(const struct qcow2 *s, uint8_t *blk, uint64_t i,
-                   uint64_t v)
+static void rb_set(const struct qcow2 *s, uint8_t *blk, uint64_t i, uint64_t v)
 {
     switch (s->refcount_order) {
     case 3:
@@ -67,8 +66,8 @@ static void rb_set(const struct qcow2 *s, uint8_t *blk, uint64_t i,
         unsigned bits = 1u << s->refcount_order;
         uint64_t bit = i * bits;
         uint8_t mask = (uint8_t)(((1u << bits) - 1) << (bit % 8));
-        blk[bit / 8] = (uint8_t)((blk[bit / 8] & ~mask) |
-                                 ((v << (bit % 8)) & mask));
+        blk[bit / 8] =
+            (uint8_t)((blk[bit / 8] & ~mask) | ((v << (bit % 8)) & mask));
         break;
     }
     }
@@ -130,8 +129,10 @@ static int rb_load(struct qcow2 *s, uint64_t t, uint8_t **blk)
     }
     if ((e & 0x1ff) || (off & (s->cluster_size - 1)) ||
         !dm_range_ok(off, s->cluster_size, s->file_end)) {
-        qcow2_corrupt(s, "refcount block %" PRIu64 " at 0x%" PRIx64
-                      " misaligned or past the end of the file", t, off);
+        qcow2_corrupt(s,
+                      "refcount block %" PRIu64 " at 0x%" PRIx64
+                      " misaligned or past the end of the file",
+                      t, off);
         return -EIO;
     }
     s->rb[t] = g_malloc(s->cluster_size);
@@ -413,7 +414,13 @@ int64_t qcow2_alloc_clusters(struct qcow2 *s, uint64_t n)
         return start << s->cluster_bits;
     }
     qcow2_release_reserve(s);
+    /* A run must fit between the refcount blocks placed at the start of
+     * each block's range, or the search below would never end. */
+    if (n >= (1ull << s->rb_bits)) {
+        return -EINVAL;
+    }
     want = MAX(n, MIN(MAX(batch, (uint64_t)1), QCOW2_ALLOC_BATCH_MAX));
+    want = MIN(want, qcow2_max_alloc(s));
     for (;;) {
         start = find_free_run(s, want);
         if (start < 0) {
@@ -453,9 +460,9 @@ int qcow2_free_range(struct qcow2 *s, uint64_t off, uint64_t len)
             return ret;
         }
         if (rc == 0) {
-            qcow2_corrupt(s, "freeing cluster 0x%" PRIx64
-                          " whose refcount is already 0",
-                          c << s->cluster_bits);
+            qcow2_corrupt(
+                s, "freeing cluster 0x%" PRIx64 " whose refcount is already 0",
+                c << s->cluster_bits);
             return -EIO;
         }
         rc_set(s, c, rc - 1);

@@ -24,11 +24,11 @@
 #include "qcow2.h"
 
 /* Header extension types */
-#define QCOW2_EXT_END          0x00000000u
-#define QCOW2_EXT_BACKING_FMT  0xe2792acau
-#define QCOW2_EXT_FEATURES     0x6803f857u
-#define QCOW2_EXT_CRYPTO       0x0537be77u
-#define QCOW2_EXT_DATA_FILE    0x44415441u
+#define QCOW2_EXT_END 0x00000000u
+#define QCOW2_EXT_BACKING_FMT 0xe2792acau
+#define QCOW2_EXT_FEATURES 0x6803f857u
+#define QCOW2_EXT_CRYPTO 0x0537be77u
+#define QCOW2_EXT_DATA_FILE 0x44415441u
 
 #define QCOW2_SUPPORTED_INCOMPAT \
     (QCOW2_INCOMPAT_DIRTY | QCOW2_INCOMPAT_CORRUPT | QCOW2_INCOMPAT_COMPRESSION)
@@ -68,34 +68,37 @@ static uint64_t rd64(const uint8_t *p)
 
 /* ---- open -------------------------------------------------------------------- */
 
-#define BAD(...)                                                      \
-    do {                                                              \
-        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID, __VA_ARGS__);   \
-        return false;                                                 \
+#define BAD(...)                                                    \
+    do {                                                            \
+        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID, __VA_ARGS__); \
+        return false;                                               \
     } while (0)
 
-/* A table of COUNT entries of ESIZE bytes at OFF: aligned, inside the file. */
-static bool qcow2_check_table(struct qcow2 *s, const char *what, uint64_t off,
+/* A table of COUNT entries of ESIZE bytes at OFF: aligned, inside the file.
+ * OFF_FIELD and COUNT_FIELD name the header fields for messages. */
+static bool qcow2_check_table(struct qcow2 *s, const char *off_field,
+                              uint64_t off, const char *count_field,
                               uint64_t count, uint64_t esize, uint64_t max,
                               GError **errp)
 {
     const char *fn = s->b->filename;
 
     if (count > max / esize) {
-        BAD("%s: qcow2 header: %s has %" PRIu64 " entries, more than the "
-            "limit of %" PRIu64, fn, what, count, max / esize);
+        BAD("%s: qcow2 header: %s %" PRIu64 " too large (limit %" PRIu64 ")",
+            fn, count_field, count, max / esize);
     }
     if (count && (off & (s->cluster_size - 1))) {
-        BAD("%s: qcow2 header: %s offset 0x%" PRIx64 " is not aligned to "
-            "the cluster size", fn, what, off);
+        BAD("%s: qcow2 header: %s 0x%" PRIx64 " is not aligned to the "
+            "cluster size",
+            fn, off_field, off);
     }
     if (count && off == 0) {
-        BAD("%s: qcow2 header: %s offset 0x0 overlaps the header", fn, what);
+        BAD("%s: qcow2 header: %s 0x0 overlaps the header", fn, off_field);
     }
     if (!dm_range_ok(off, count * esize, s->file_end)) {
-        BAD("%s: qcow2 header: %s at 0x%" PRIx64 " (%" PRIu64 " bytes) "
-            "lies past the end of the file (0x%" PRIx64 ")", fn, what, off,
-            count * esize, s->file_end);
+        BAD("%s: qcow2 header: %s 0x%" PRIx64 " with %s %" PRIu64
+            " lies past the end of the file (0x%" PRIx64 ")",
+            fn, off_field, off, count_field, count, s->file_end);
     }
     return true;
 }
@@ -136,13 +139,15 @@ static bool qcow2_parse_extensions(struct qcow2 *s, const uint8_t *hdr,
         }
         if (len > end - pos - 8) {
             BAD("%s: qcow2 header extension 0x%x at 0x%" PRIx64 ": length %u "
-                "runs past the end of the header cluster", fn, type, pos, len);
+                "runs past the end of the header cluster",
+                fn, type, pos, len);
         }
         switch (type) {
         case QCOW2_EXT_BACKING_FMT:
             if (len == 0 || len > 16) {
                 BAD("%s: qcow2 header: backing format name length %u "
-                    "(must be 1..16)", fn, len);
+                    "(must be 1..16)",
+                    fn, len);
             }
             s->backing_format = g_strndup((const char *)data, len);
             break;
@@ -154,7 +159,8 @@ static bool qcow2_parse_extensions(struct qcow2 *s, const uint8_t *hdr,
             BAD("%s: encrypted qcow2 images are not supported", fn);
         case QCOW2_EXT_DATA_FILE:
             BAD("%s: qcow2 images with an external data file are not "
-                "supported", fn);
+                "supported",
+                fn);
         default:
             break; /* unknown extensions may be ignored */
         }
@@ -166,16 +172,16 @@ static bool qcow2_parse_extensions(struct qcow2 *s, const uint8_t *hdr,
         char *name = qcow2_feature_name(features, features_len, bit);
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: qcow2 header: unsupported incompatible feature "
-                    "\"%s\" (incompatible_features 0x%" PRIx64 ")", fn, name,
-                    s->incompat);
+                    "\"%s\" (incompatible_features 0x%" PRIx64 ")",
+                    fn, name, s->incompat);
         g_free(name);
         return false;
     }
     return true;
 }
 
-static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
-                               size_t hlen, GError **errp)
+static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h, size_t hlen,
+                               GError **errp)
 {
     const char *fn = s->b->filename;
     uint64_t span, l1_needed, end;
@@ -197,7 +203,8 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
     crypt = rd32(h + 32);
     if (crypt != 0) {
         BAD("%s: qcow2 header: crypt_method %u: encrypted images are not "
-            "supported", fn, crypt);
+            "supported",
+            fn, crypt);
     }
     s->l1_size = rd32(h + 36);
     s->l1_offset = rd64(h + 40);
@@ -215,8 +222,9 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
         s->header_length = rd32(h + 100);
         if (s->header_length < QCOW2_HDR_V3_LEN ||
             s->header_length > MIN(s->cluster_size, hlen)) {
-            BAD("%s: qcow2 header: header_length %u out of range (104..%"
-                PRIu64 ")", fn, s->header_length, s->cluster_size);
+            BAD("%s: qcow2 header: header_length %u out of range (104..%" PRIu64
+                ")",
+                fn, s->header_length, s->cluster_size);
         }
         if (s->refcount_order > 6) {
             BAD("%s: qcow2 header: refcount_order %u out of range (0..6)", fn,
@@ -228,7 +236,8 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
         if ((s->compression != QCOW2_COMPRESS_ZLIB) !=
             !!(s->incompat & QCOW2_INCOMPAT_COMPRESSION)) {
             BAD("%s: qcow2 header: compression_type %u does not match the "
-                "compression feature bit", fn, s->compression);
+                "compression feature bit",
+                fn, s->compression);
         }
         if (s->compression > QCOW2_COMPRESS_ZSTD) {
             BAD("%s: qcow2 header: unknown compression_type %u", fn,
@@ -244,20 +253,21 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
     }
     if (s->l1_size < l1_needed) {
         BAD("%s: qcow2 header: l1_size %u too small for size %" PRIu64
-            " (needs %" PRIu64 ")", fn, s->l1_size, s->size, l1_needed);
-    }
-    if (!qcow2_check_table(s, "l1_size", s->l1_offset, s->l1_size, 8,
-                           QCOW2_MAX_L1_BYTES, errp) ||
-        !qcow2_check_table(s, "refcount_table_clusters", s->rt_offset,
-                           (uint64_t)s->rt_clusters << s->cluster_bits, 1,
-                           QCOW2_MAX_REFTABLE_BYTES, errp) ||
-        !qcow2_check_table(s, "nb_snapshots", s->snapshots_offset,
-                           s->nb_snapshots, 40,
-                           40ull * QCOW2_MAX_SNAPSHOTS, errp)) {
-        return false;
+            " (needs %" PRIu64 ")",
+            fn, s->l1_size, s->size, l1_needed);
     }
     if (s->rt_clusters == 0) {
         BAD("%s: qcow2 header: refcount_table_clusters is 0", fn);
+    }
+    if (!qcow2_check_table(s, "l1_table_offset", s->l1_offset, "l1_size",
+                           s->l1_size, 8, QCOW2_MAX_L1_BYTES, errp) ||
+        !qcow2_check_table(s, "refcount_table_offset", s->rt_offset,
+                           "refcount_table_clusters", s->rt_clusters,
+                           s->cluster_size, QCOW2_MAX_REFTABLE_BYTES, errp) ||
+        !qcow2_check_table(s, "snapshots_offset", s->snapshots_offset,
+                           "nb_snapshots", s->nb_snapshots, 40,
+                           40ull * QCOW2_MAX_SNAPSHOTS, errp)) {
+        return false;
     }
 
     /* Backing file name: inside the first cluster, after the header. */
@@ -269,8 +279,8 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h,
             if (blen == 0 || blen > QCOW2_MAX_BACKING_NAME ||
                 boff < s->header_length || !dm_range_ok(boff, blen, end)) {
                 BAD("%s: qcow2 header: backing_file_offset 0x%" PRIx64
-                    " / backing_file_size %u outside the header cluster", fn,
-                    boff, blen);
+                    " / backing_file_size %u outside the header cluster",
+                    fn, boff, blen);
             }
             s->backing_name = g_strndup((const char *)h + boff, blen);
             end = boff;
@@ -287,8 +297,7 @@ static bool qcow2_open_backing(struct qcow2 *s, GError **errp)
     if (!s->backing_name) {
         return true;
     }
-    if (s->backing_format &&
-        !blk_parse_format(s->backing_format, &fmt, NULL)) {
+    if (s->backing_format && !blk_parse_format(s->backing_format, &fmt, NULL)) {
         BAD("%s: qcow2 header: unknown backing file format \"%s\"",
             s->b->filename, s->backing_format);
     }
@@ -316,11 +325,13 @@ static bool qcow2_open_rw(struct qcow2 *s, GError **errp)
 
     if (s->incompat & QCOW2_INCOMPAT_CORRUPT) {
         BAD("%s: qcow2 image is marked corrupt; open it read-only or repair "
-            "it with qemu-img check -r all", fn);
+            "it with qemu-img check -r all",
+            fn);
     }
     if (s->incompat & QCOW2_INCOMPAT_DIRTY) {
         BAD("%s: qcow2 image has the dirty bit set (lazy refcounts); repair "
-            "it with qemu-img check -r all or open it read-only", fn);
+            "it with qemu-img check -r all or open it read-only",
+            fn);
     }
     if (s->version == 3 && s->autoclear) {
         uint64_t zero = 0;
@@ -403,7 +414,8 @@ static bool qcow2_open(struct blk *b, GError **errp)
     if (s->compression == QCOW2_COMPRESS_ZSTD) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: zstd compressed qcow2 images need a build with "
-                    "libzstd", b->filename);
+                    "libzstd",
+                    b->filename);
         goto fail;
     }
 #endif
@@ -443,8 +455,7 @@ static void qcow2_close(struct blk *b)
         g_mutex_lock(&s->lock);
         qcow2_release_reserve(s);
         if (qcow2_refcount_sync(s) < 0 || blk_file_flush(s->f) < 0) {
-            dm_warn("%s: writing qcow2 metadata on close failed",
-                    b->filename);
+            dm_warn("%s: writing qcow2 metadata on close failed", b->filename);
         }
         g_mutex_unlock(&s->lock);
     }
@@ -475,8 +486,10 @@ static int qcow2_l2_load(struct qcow2 *s, uint64_t i, uint64_t **tbl)
     }
     if ((e & QCOW2_L1E_RESERVED) || (off & (s->cluster_size - 1)) ||
         !dm_range_ok(off, s->cluster_size, s->file_end)) {
-        qcow2_corrupt(s, "L1 entry %" PRIu64 " (0x%" PRIx64 ") invalid or "
-                      "past the end of the file", i, e);
+        qcow2_corrupt(s,
+                      "L1 entry %" PRIu64 " (0x%" PRIx64 ") invalid or "
+                      "past the end of the file",
+                      i, e);
         return -EIO;
     }
     s->l2[i] = g_malloc(s->cluster_size);
@@ -605,8 +618,9 @@ static int qcow2_load_compressed(struct qcow2 *s, uint64_t e)
         return 0;
     }
     if (!off || !dm_range_ok(off, 1, s->file_end)) {
-        qcow2_corrupt(s, "compressed cluster at 0x%" PRIx64
-                      " past the end of the file", off);
+        qcow2_corrupt(
+            s, "compressed cluster at 0x%" PRIx64 " past the end of the file",
+            off);
         return -EIO;
     }
     len = MIN(len, s->file_end - off);
@@ -618,8 +632,9 @@ static int qcow2_load_compressed(struct qcow2 *s, uint64_t e)
     if (ret == 0) {
         ret = qcow2_inflate(s, buf, len, s->zcache);
         if (ret == -EIO) {
-            qcow2_corrupt(s, "compressed cluster at 0x%" PRIx64
-                          " does not decompress", off);
+            qcow2_corrupt(
+                s, "compressed cluster at 0x%" PRIx64 " does not decompress",
+                off);
         }
     }
     g_free(buf);
@@ -762,8 +777,9 @@ static int qcow2_l2_for_write(struct qcow2 *s, uint64_t i, uint64_t **tbl)
         s->l1[i] = GUINT64_TO_BE(e);
         return ret;
     }
-    dm_trace(qcow2_l2_alloc, "%s l1[%" PRIu64 "] = 0x%" PRIx64 " (was 0x%"
-             PRIx64 ")", s->b->filename, i, (uint64_t)noff, old);
+    dm_trace(qcow2_l2_alloc,
+             "%s l1[%" PRIu64 "] = 0x%" PRIx64 " (was 0x%" PRIx64 ")",
+             s->b->filename, i, (uint64_t)noff, old);
     return old ? qcow2_free_range(s, old, s->cluster_size) : 0;
 }
 
@@ -833,11 +849,10 @@ static int qcow2_write_alloc(struct qcow2 *s, uint64_t *tbl, uint64_t l1i,
         uint64_t *old = g_new(uint64_t, nclusters);
         memcpy(old, tbl + l2i, nclusters * 8);
         for (uint64_t k = 0; k < nclusters; k++) {
-            tbl[l2i + k] = GUINT64_TO_BE(((uint64_t)host + k * cs) |
-                                         QCOW2_OFLAG_COPIED);
+            tbl[l2i + k] =
+                GUINT64_TO_BE(((uint64_t)host + k * cs) | QCOW2_OFLAG_COPIED);
         }
-        ret = blk_file_pwrite(s->f, l2_off + l2i * 8, tbl + l2i,
-                              nclusters * 8);
+        ret = blk_file_pwrite(s->f, l2_off + l2i * 8, tbl + l2i, nclusters * 8);
         if (ret < 0) {
             memcpy(tbl + l2i, old, nclusters * 8);
         }
@@ -857,8 +872,8 @@ static bool qcow2_in_place(struct qcow2 *s, uint64_t e, uint64_t *host)
 {
     enum qcow2_kind kind;
 
-    return (e & QCOW2_OFLAG_COPIED) && qcow2_classify(s, e, &kind, host) == 0
-           && kind == QCOW2_NORMAL;
+    return (e & QCOW2_OFLAG_COPIED) && qcow2_classify(s, e, &kind, host) == 0 &&
+           kind == QCOW2_NORMAL;
 }
 
 static int qcow2_write_locked(struct qcow2 *s, uint64_t off,
@@ -872,7 +887,8 @@ static int qcow2_write_locked(struct qcow2 *s, uint64_t off,
         uint64_t g = off + pos, gc = g >> s->cluster_bits, co = g & (cs - 1);
         uint64_t l1i = gc >> s->l2_bits, l2i = gc & (s->l2_entries - 1);
         uint64_t left = s->l2_entries - l2i;
-        uint64_t maxn = MIN(len - pos, (left << s->cluster_bits) - co);
+        uint64_t maxn = MIN(
+            len - pos, (MIN(left, qcow2_max_alloc(s)) << s->cluster_bits) - co);
         uint64_t n = MIN(maxn, cs - co), k = 1, host, h2;
         uint64_t *tbl;
         int nsub;
@@ -882,8 +898,8 @@ static int qcow2_write_locked(struct qcow2 *s, uint64_t off,
             break;
         }
         if (qcow2_in_place(s, qcow2_be(tbl[l2i]), &host)) {
-            while (n < maxn && qcow2_in_place(s, qcow2_be(tbl[l2i + k]), &h2)
-                   && h2 == host + co + n) {
+            while (n < maxn && qcow2_in_place(s, qcow2_be(tbl[l2i + k]), &h2) &&
+                   h2 == host + co + n) {
                 n += MIN(maxn - n, cs);
                 k++;
             }
@@ -952,8 +968,7 @@ static int qcow2_discard(struct blk *b, uint64_t off, uint64_t len)
         uint64_t *tbl, *old, l2_off;
 
         ret = qcow2_l2_load(s, l1i, &tbl);
-        if (ret < 0 || !tbl ||
-            !(qcow2_be(s->l1[l1i]) & QCOW2_OFLAG_COPIED)) {
+        if (ret < 0 || !tbl || !(qcow2_be(s->l1[l1i]) & QCOW2_OFLAG_COPIED)) {
             gc += k;
             continue;
         }

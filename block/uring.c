@@ -19,8 +19,8 @@
 
 struct blk_uring {
     struct io_uring ring;
-    int fd;   /* the image file */
-    int efd;  /* completion eventfd */
+    int fd;  /* the image file */
+    int efd; /* completion eventfd */
     struct dm_fd_watch *watch;
     blk_uring_done_fn done;
     GMutex lock; /* submission side */
@@ -97,8 +97,8 @@ static void blk_uring_advance(struct blk_req *r, size_t n)
 
 /* A completion: finished, or resubmitted for the rest of a short transfer.
  * Returns R when it is finished. */
-static struct blk_req *blk_uring_result(struct blk_uring *u,
-                                        struct blk_req *r, int res)
+static struct blk_req *blk_uring_result(struct blk_uring *u, struct blk_req *r,
+                                        int res)
 {
     if (res < 0) {
         if (res == -EAGAIN || res == -EINTR) {

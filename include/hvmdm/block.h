@@ -60,7 +60,7 @@ struct blk *blk_open(const char *filename, const struct blk_opts *opts,
  * back metadata, closes. */
 void blk_close(struct blk *b);
 
-uint64_t blk_size(const struct blk *b);        /* virtual size in bytes */
+uint64_t blk_size(const struct blk *b); /* virtual size in bytes */
 bool blk_is_read_only(const struct blk *b);
 enum blk_format blk_get_format(const struct blk *b);
 bool blk_format_was_probed(const struct blk *b);
@@ -74,8 +74,8 @@ bool blk_uses_uring(const struct blk *b);
  * valid until CB runs. */
 void blk_preadv(struct blk *b, uint64_t off, const struct iovec *iov, int niov,
                 blk_cb cb, void *opaque);
-void blk_pwritev(struct blk *b, uint64_t off, const struct iovec *iov,
-                 int niov, blk_cb cb, void *opaque);
+void blk_pwritev(struct blk *b, uint64_t off, const struct iovec *iov, int niov,
+                 blk_cb cb, void *opaque);
 void blk_flush(struct blk *b, blk_cb cb, void *opaque);
 void blk_discard(struct blk *b, uint64_t off, uint64_t len, blk_cb cb,
                  void *opaque);

@@ -64,16 +64,16 @@ static inline int tb_run(const char *const *argv, char **out)
 }
 
 /* Run a command that must succeed. */
-#define TB_RUN(...)                                                        \
-    do {                                                                   \
-        const char *const argv_[] = { __VA_ARGS__, NULL };                 \
-        char *out_ = NULL;                                                 \
-        int st_ = tb_run(argv_, &out_);                                    \
-        if (st_ != 0) {                                                    \
-            g_test_message("%s exited %d: %s", argv_[0], st_, out_);       \
-        }                                                                  \
-        g_assert_cmpint(st_, ==, 0);                                       \
-        g_free(out_);                                                      \
+#define TB_RUN(...)                                                  \
+    do {                                                             \
+        const char *const argv_[] = { __VA_ARGS__, NULL };           \
+        char *out_ = NULL;                                           \
+        int st_ = tb_run(argv_, &out_);                              \
+        if (st_ != 0) {                                              \
+            g_test_message("%s exited %d: %s", argv_[0], st_, out_); \
+        }                                                            \
+        g_assert_cmpint(st_, ==, 0);                                 \
+        g_free(out_);                                                \
     } while (0)
 
 /* qemu-img check: 0 clean, 3 leaks only, 2 corrupt. */
@@ -97,8 +97,7 @@ static inline void tb_assert_check_clean(const char *img)
 static inline void tb_assert_same_as_raw(const char *img, const char *raw)
 {
     char *out = NULL;
-    const char *argv[] = { "qemu-img", "compare", "-F", "raw", img, raw,
-                           NULL };
+    const char *argv[] = { "qemu-img", "compare", "-F", "raw", img, raw, NULL };
     int st = tb_run(argv, &out);
     if (st != 0) {
         g_test_message("qemu-img compare: %s", out);
@@ -107,8 +106,7 @@ static inline void tb_assert_same_as_raw(const char *img, const char *raw)
     g_free(out);
 }
 
-static inline void tb_write_file(const char *path, const void *buf,
-                                 size_t len)
+static inline void tb_write_file(const char *path, const void *buf, size_t len)
 {
     GError *err = NULL;
     g_file_set_contents(path, buf, (gssize)len, &err);

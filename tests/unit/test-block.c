@@ -41,7 +41,8 @@ static void async_round_trip(struct blk *b, const char *path)
 {
     uint8_t a[3000], c[5192], back[8192];
     struct iovec wv[2] = { { a, sizeof(a) }, { c, sizeof(c) } };
-    struct iovec rv[3] = { { back, 100 }, { back + 100, 4000 },
+    struct iovec rv[3] = { { back, 100 },
+                           { back + 100, 4000 },
                            { back + 4100, 4092 } };
     struct tb_wait w1 = { 0 }, w2 = { 0 }, w3 = { 0 };
     uint8_t *file;
@@ -158,7 +159,8 @@ static void cache_none_unaligned(enum blk_aio_mode aio)
     struct tb_dir d;
     tb_dir_init(&d);
     char *p = make_raw(&d, "a.raw", 3);
-    struct blk_opts o = { .format = BLK_FORMAT_RAW, .cache = BLK_CACHE_NONE,
+    struct blk_opts o = { .format = BLK_FORMAT_RAW,
+                          .cache = BLK_CACHE_NONE,
                           .aio = aio };
     struct blk *b = open_opts(p, &o);
     uint8_t *oracle, *file, *raw = g_malloc(3 * 8192 + 1);
@@ -439,7 +441,8 @@ int main(int argc, char **argv)
                     test_block_raw_size_and_sync_helpers);
     g_test_add_func("/block/raw/past-end-einval",
                     test_block_request_past_end_fails_einval);
-    g_test_add_func("/block/raw/read-only", test_block_read_only_refuses_writes);
+    g_test_add_func("/block/raw/read-only",
+                    test_block_read_only_refuses_writes);
     g_test_add_func("/block/raw/discard",
                     test_block_raw_discard_reads_zeros_and_frees_space);
     g_test_add_func("/block/open/missing-file",
