@@ -90,16 +90,25 @@ sc_signal_exit() {
 sc_kvm_unavailable() {
     local how=$1
     cat > "$SC_DIR/private-dev.sh" <<'EOF'
-# private-dev.sh missing|unusable COMMAND...: run COMMAND with a /dev of its own
+# private-dev.sh missing|unusable COMMAND...: run COMMAND with a /dev of its
+# own: null, zero, random, urandom and fd only, plus in the "unusable" case a
+# /dev/kvm that is really /dev/null.  (Bind mounts rather than mknod, so that
+# it also works in a user namespace, as a normal user.)
+old=$(mktemp -d) && mount --rbind /dev "$old" &&
 mount -t tmpfs -o mode=755 dev /dev || exit 99
-mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/zero c 1 5 &&
-mknod -m 666 /dev/urandom c 1 9 && mknod -m 666 /dev/random c 1 8 &&
+for n in null zero random urandom; do
+    : > "/dev/$n" && mount --bind "$old/$n" "/dev/$n" || exit 99
+done
 ln -s /proc/self/fd /dev/fd || exit 99
-if [ "$1" = unusable ]; then mknod -m 666 /dev/kvm c 1 3 || exit 99; fi
+if [ "$1" = unusable ]; then
+    : > /dev/kvm && mount --bind "$old/null" /dev/kvm || exit 99
+fi
 shift
 exec "$@"
 EOF
-    local HV=(unshare -m sh "$SC_DIR/private-dev.sh" "$how" "${HV[@]}")
+    local ns=(unshare -m)
+    [ "$(id -u)" = 0 ] || ns=(unshare -r -m)
+    local HV=("${ns[@]}" sh "$SC_DIR/private-dev.sh" "$how" "${HV[@]}")
     vm_start vm -m 128 -nographic
     vm_wait_exit 30
     [ "$VM_STATUS" != 99 ] || fail "could not set up the private /dev (unshare/mount/mknod)"
