@@ -149,8 +149,8 @@ unit-programs: $(unit-bins) $(O)/hvmdm
 
 # ---- set-up and tests -------------------------------------------------------
 # Sub-makes build in parallel unless the caller chose -j.
-JOBS := $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
-SUBMAKE := $(MAKE) --no-print-directory $(JOBS)
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc 2>/dev/null || echo 2))
+SUBMAKE = $(MAKE) --no-print-directory $(JOBS)
 
 deps:
 	@scripts/install-deps.sh
