@@ -22,8 +22,7 @@
 #define DM_KVM_TSS_ADDR 0xfeffc000ull
 #define DM_KVM_TSS_SIZE (16 * DM_KiB)
 
-static void e820_add(GByteArray *t, uint64_t addr, uint64_t len,
-                     uint32_t type)
+static void e820_add(GByteArray *t, uint64_t addr, uint64_t len, uint32_t type)
 {
     uint64_t a = GUINT64_TO_LE(addr), l = GUINT64_TO_LE(len);
     uint32_t ty = GUINT32_TO_LE(type);

@@ -73,7 +73,8 @@ bool dm_firmware_load_bios(struct dm_machine *m, const char *file,
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "-bios %s: not found (searched $HVMDM_FIRMWARE_DIR, "
                     "/usr/share/seabios, /usr/share/qemu, /usr/lib/ipxe/qemu; "
-                    "apt-get install seabios)", name);
+                    "apt-get install seabios)",
+                    name);
         return false;
     }
     if (!g_file_get_contents(path, &data, &size, &err)) {
@@ -85,7 +86,8 @@ bool dm_firmware_load_bios(struct dm_machine *m, const char *file,
     if (size == 0 || size % DM_BIOS_ALIGN || size > DM_BIOS_MAX) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "-bios %s: size %zu is not a multiple of 64 KiB up to "
-                    "16 MiB", path, (size_t)size);
+                    "16 MiB",
+                    path, (size_t)size);
         return false;
     }
     if (!dm_memory_add_rom(m->mem, "pc.bios", 4 * DM_GiB - size, data, size,

@@ -27,10 +27,11 @@
 #define CMOS_EQUIPMENT 0x14
 #define CMOS_EQUIPMENT_FPU 0x02
 #define CMOS_EQUIPMENT_PS2_MOUSE 0x04
-#define CMOS_BASE_MEM_LO 0x15      /* KiB below 1 MiB */
-#define CMOS_EXT_MEM_LO 0x17       /* KiB from 1 MiB, at most 65535 */
-#define CMOS_EXT_MEM2_LO 0x30      /* same value, POST copy */
-#define CMOS_BOOTFLAG1 0x38        /* bits 7:4 third boot device, bit 0 no
+#define CMOS_BASE_MEM_LO 0x15 /* KiB below 1 MiB */
+#define CMOS_EXT_MEM_LO 0x17  /* KiB from 1 MiB, at most 65535 */
+#define CMOS_EXT_MEM2_LO 0x30 /* same value, POST copy */
+#define CMOS_BOOTFLAG1 \
+    0x38                           /* bits 7:4 third boot device, bit 0 no
                                     * floppy signature check */
 #define CMOS_BOOTFLAG2 0x3d        /* bits 3:0 first, 7:4 second device */
 #define CMOS_MEM_ABOVE_16M_LO 0x34 /* 64 KiB units from 16 MiB to 4 GiB */
@@ -45,7 +46,7 @@
 #define PC_BOOT_MAX_CMOS 3
 
 #define PC_BASE_MEM_KIB 640
-#define PC_DEFAULT_BOOT "cad"      /* disk, floppy, CD-ROM: QEMU's default */
+#define PC_DEFAULT_BOOT "cad" /* disk, floppy, CD-ROM: QEMU's default */
 #define PC_MAX_SERIAL 4
 #define PC_MAX_DEBUGCON 1
 #define PC_DEBUGCON_PORT 0xe9
@@ -55,15 +56,18 @@ static const struct {
     uint16_t iobase;
     uint8_t irq;
 } pc_serial_ports[PC_MAX_SERIAL] = {
-    { 0x3f8, 4 }, { 0x2f8, 3 }, { 0x3e8, 4 }, { 0x2e8, 3 },
+    { 0x3f8, 4 },
+    { 0x2f8, 3 },
+    { 0x3e8, 4 },
+    { 0x2e8, 3 },
 };
 
 /* What -boot asked for. */
 struct pc_boot {
-    uint8_t cmos_order[PC_BOOT_MAX_CMOS];  /* PC_BOOT_*, 0 = none */
+    uint8_t cmos_order[PC_BOOT_MAX_CMOS]; /* PC_BOOT_*, 0 = none */
     bool menu;
-    int64_t splash_time;     /* ms, -1 when not given */
-    int64_t reboot_timeout;  /* ms, -1: never */
+    int64_t splash_time;    /* ms, -1 when not given */
+    int64_t reboot_timeout; /* ms, -1: never */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -138,15 +142,14 @@ static bool pc_boot_device(char c, uint8_t *code)
     return false;
 }
 
-static bool pc_parse_order(const char *order, struct pc_boot *b,
-                           GError **errp)
+static bool pc_parse_order(const char *order, struct pc_boot *b, GError **errp)
 {
     size_t n = strlen(order);
 
     if (n == 0 || n > PC_BOOT_MAX_CMOS) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                    "-boot order=%s: give 1 to %d devices (a, c, d, n)",
-                    order, PC_BOOT_MAX_CMOS);
+                    "-boot order=%s: give 1 to %d devices (a, c, d, n)", order,
+                    PC_BOOT_MAX_CMOS);
         return false;
     }
     memset(b->cmos_order, 0, sizeof(b->cmos_order));
@@ -154,7 +157,8 @@ static bool pc_parse_order(const char *order, struct pc_boot *b,
         if (!pc_boot_device(order[i], &b->cmos_order[i])) {
             g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                         "-boot order=%s: unknown boot device '%c' (expected "
-                        "a, c, d or n)", order, order[i]);
+                        "a, c, d or n)",
+                        order, order[i]);
             return false;
         }
         for (size_t j = 0; j < i; j++) {
@@ -187,8 +191,8 @@ static bool pc_parse_ms(const char *opt, const char *v, int64_t *out,
 static bool pc_parse_boot(const char *s, struct pc_boot *b, GError **errp)
 {
     static const char *const keys[] = {
-        "order", "once", "menu", "splash", "splash-time", "reboot-timeout",
-        "strict", NULL,
+        "order",       "once",           "menu",   "splash",
+        "splash-time", "reboot-timeout", "strict", NULL,
     };
     struct dm_opts *o;
     const char *v;
@@ -282,9 +286,8 @@ static void pc_cmos_init(struct dm_machine *m, struct dm_dev *rtc,
 /* ---- character devices ---------------------------------------------------- */
 
 /* A chardev for a -serial/-debugcon spec; *C is NULL for "none". */
-static bool pc_chardev(struct dm_machine *m, const char *opt,
-                       const char *spec, const char *id, struct dm_chr **c,
-                       GError **errp)
+static bool pc_chardev(struct dm_machine *m, const char *opt, const char *spec,
+                       const char *id, struct dm_chr **c, GError **errp)
 {
     GError *err = NULL;
 
@@ -307,15 +310,14 @@ static bool pc_add_serial(struct dm_machine *m, unsigned index,
 
     if (index >= PC_MAX_SERIAL) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                    "-serial %s: at most %d serial ports", spec,
-                    PC_MAX_SERIAL);
+                    "-serial %s: at most %d serial ports", spec, PC_MAX_SERIAL);
         return false;
     }
     if (!pc_chardev(m, "-serial", spec, id, &c, errp)) {
         return false;
     }
     if (!c) {
-        return true;  /* "none": no port at this index */
+        return true; /* "none": no port at this index */
     }
     iobase = g_strdup_printf("0x%x", pc_serial_ports[index].iobase);
     irq = g_strdup_printf("%u", pc_serial_ports[index].irq);
@@ -339,8 +341,7 @@ static bool pc_add_serials(struct dm_machine *m, GError **errp)
         }
         /* No display to hold QEMU's "vc" yet: COM1 goes nowhere unless the
          * console is the terminal. */
-        return pc_add_serial(m, 0, cfg->nographic ? "mon:stdio" : "null",
-                             errp);
+        return pc_add_serial(m, 0, cfg->nographic ? "mon:stdio" : "null", errp);
     }
     for (guint i = 0; i < cfg->serials->len; i++) {
         if (!pc_add_serial(m, i, g_ptr_array_index(cfg->serials, i), errp)) {
@@ -404,12 +405,14 @@ static bool pc_add_user_fw_cfg(struct dm_machine *m, const char *s,
     if (!name || !*name || (!file == !str)) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "-fw_cfg %s: expected name=NAME and one of file=PATH or "
-                    "string=TEXT", s);
+                    "string=TEXT",
+                    s);
         goto out;
     }
     if (!g_str_has_prefix(name, "opt/")) {
         dm_warn("-fw_cfg name=%s: names outside opt/ may clash with the "
-                "machine's own files", name);
+                "machine's own files",
+                name);
     }
     if (file) {
         g_autofree char *data = NULL;
@@ -418,8 +421,8 @@ static bool pc_add_user_fw_cfg(struct dm_machine *m, const char *s,
 
         if (!g_file_get_contents(file, &data, &len, &err)) {
             g_set_error(errp, DM_ERROR, DM_ERROR_IO,
-                        "-fw_cfg name=%s,file=%s: cannot read: %s", name,
-                        file, err->message);
+                        "-fw_cfg name=%s,file=%s: cannot read: %s", name, file,
+                        err->message);
             g_error_free(err);
             goto out;
         }
@@ -522,12 +525,12 @@ bool dm_pc_init(struct dm_machine *m, GError **errp)
     pc_cmos_init(m, rtc, &boot);
 
     if (!pc_dev(m, "i8042", NULL, NULL, errp) ||
-        !pc_dev(m, "port92", NULL, NULL, errp) ||
-        !pc_add_serials(m, errp) || !pc_add_debugcons(m, errp)) {
+        !pc_dev(m, "port92", NULL, NULL, errp) || !pc_add_serials(m, errp) ||
+        !pc_add_debugcons(m, errp)) {
         return false;
     }
-    if (dm_dev_type_find("isa-post") && !pc_dev(m, "isa-post", NULL, NULL,
-                                                errp)) {
+    if (dm_dev_type_find("isa-post") &&
+        !pc_dev(m, "isa-post", NULL, NULL, errp)) {
         return false;
     }
     if (!xen) {

@@ -31,16 +31,16 @@ struct fw_cfg_file {
 
 struct dm_fw_cfg {
     struct dm_dev dev;
-    uint16_t iobase;          /* property */
-    uint16_t dma_iobase;      /* property */
-    bool dma_enabled;         /* property */
+    uint16_t iobase;     /* property */
+    uint16_t dma_iobase; /* property */
+    bool dma_enabled;    /* property */
     struct dm_io_region ctl_region;
     struct dm_io_region dma_region;
-    GHashTable *items;        /* key (masked) -> GBytes */
-    GPtrArray *files;         /* struct fw_cfg_file *, in order of adding */
+    GHashTable *items; /* key (masked) -> GBytes */
+    GPtrArray *files;  /* struct fw_cfg_file *, in order of adding */
     /* Guest-visible registers. */
     uint16_t selector;
-    uint32_t offset;          /* next byte of the selected item */
+    uint32_t offset; /* next byte of the selected item */
     uint64_t dma_addr;
 };
 
@@ -69,8 +69,8 @@ static uint64_t fw_cfg_be64(const uint8_t *p)
 static const uint8_t *fw_cfg_lookup(struct dm_fw_cfg *s, uint16_t key,
                                     size_t *len)
 {
-    GBytes *b = g_hash_table_lookup(s->items,
-                                    GUINT_TO_POINTER(fw_cfg_key(key)));
+    GBytes *b =
+        g_hash_table_lookup(s->items, GUINT_TO_POINTER(fw_cfg_key(key)));
     gsize n = 0;
     const uint8_t *data;
 
@@ -226,8 +226,7 @@ bool dm_fw_cfg_add_file(struct dm_fw_cfg *fw, const char *name,
     return true;
 }
 
-const void *dm_fw_cfg_file(struct dm_fw_cfg *fw, const char *name,
-                           size_t *len)
+const void *dm_fw_cfg_file(struct dm_fw_cfg *fw, const char *name, size_t *len)
 {
     struct fw_cfg_file *f = fw_cfg_find_file(fw, name);
     size_t n = 0;
@@ -306,14 +305,16 @@ static void fw_cfg_dma_run(struct dm_fw_cfg *s, uint64_t desc)
 
     if (dm_dma_read(m, desc, raw, sizeof(raw)) < 0) {
         dm_guest_error("fw_cfg: dma descriptor at 0x%" G_GINT64_MODIFIER
-                       "x is not in ram", desc);
+                       "x is not in ram",
+                       desc);
         return;
     }
     control = fw_cfg_be32(raw);
     length = fw_cfg_be32(raw + 4);
     address = fw_cfg_be64(raw + 8);
-    dm_trace(fw_cfg_dma, "control 0x%x length 0x%x address 0x%"
-             G_GINT64_MODIFIER "x", control, length, address);
+    dm_trace(fw_cfg_dma,
+             "control 0x%x length 0x%x address 0x%" G_GINT64_MODIFIER "x",
+             control, length, address);
 
     if (control & FW_CFG_DMA_CTL_SELECT) {
         fw_cfg_select(s, (uint16_t)(control >> 16));
@@ -321,7 +322,7 @@ static void fw_cfg_dma_run(struct dm_fw_cfg *s, uint64_t desc)
     read = control & FW_CFG_DMA_CTL_READ;
     write = !read && (control & FW_CFG_DMA_CTL_WRITE);
     if (!read && !write && !(control & FW_CFG_DMA_CTL_SKIP)) {
-        length = 0;  /* select only */
+        length = 0; /* select only */
     }
     while (length && !error) {
         size_t len;
@@ -341,7 +342,7 @@ static void fw_cfg_dma_run(struct dm_fw_cfg *s, uint64_t desc)
             if (read) {
                 error = dm_dma_write(m, address, data + s->offset, n) < 0;
             } else if (write) {
-                error = true;  /* items are read-only */
+                error = true; /* items are read-only */
             }
             if (!error) {
                 s->offset += n;
@@ -352,12 +353,14 @@ static void fw_cfg_dma_run(struct dm_fw_cfg *s, uint64_t desc)
     }
     if (error) {
         dm_guest_error("fw_cfg: dma to 0x%" G_GINT64_MODIFIER "x failed "
-                       "(control 0x%x)", address, control);
+                       "(control 0x%x)",
+                       address, control);
     }
     status = GUINT32_TO_BE(error ? FW_CFG_DMA_CTL_ERROR : 0);
     if (dm_dma_write(m, desc, &status, sizeof(status)) < 0) {
-        dm_guest_error("fw_cfg: cannot write dma status at 0x%"
-                       G_GINT64_MODIFIER "x", desc);
+        dm_guest_error(
+            "fw_cfg: cannot write dma status at 0x%" G_GINT64_MODIFIER "x",
+            desc);
     }
 }
 
@@ -387,8 +390,8 @@ static void fw_cfg_dma_write(void *opaque, uint64_t off, uint64_t val,
                       (s->dma_addr & 0xffffffffu);
         return;
     } else if (size == 4 && off == 4) {
-        s->dma_addr = (s->dma_addr & ~0xffffffffull) |
-                      GUINT32_FROM_BE((uint32_t)val);
+        s->dma_addr =
+            (s->dma_addr & ~0xffffffffull) | GUINT32_FROM_BE((uint32_t)val);
     } else {
         dm_guest_error("fw_cfg: dma register write of size %u at +%u", size,
                        (unsigned)off);
@@ -437,8 +440,7 @@ static bool fw_cfg_realize(struct dm_dev *d, GError **errp)
         return false;
     }
     if (s->dma_enabled) {
-        dm_io_region_init(&s->dma_region, "fw_cfg-dma", &fw_cfg_dma_ops, s,
-                          8);
+        dm_io_region_init(&s->dma_region, "fw_cfg-dma", &fw_cfg_dma_ops, s, 8);
         if (!dm_io_map(m->pio, &s->dma_region, s->dma_iobase, errp)) {
             dm_io_unmap(&s->ctl_region);
             return false;

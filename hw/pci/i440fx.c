@@ -27,20 +27,20 @@
  * dword register; the rest are reserved and read as 0. */
 #define I440FX_CONFIG_ADDRESS_MASK 0x80fffffcu
 
-#define I440FX_PAM0 0x59       /* 440FX 3.2.17: PAM0..PAM6 */
+#define I440FX_PAM0 0x59 /* 440FX 3.2.17: PAM0..PAM6 */
 #define I440FX_PAM6 0x5f
 #define I440FX_PAM_NSEGS 13
 #define I440FX_PAM_WMASK 0x33  /* RE (bit 0) and WE (bit 1) of each nibble */
 #define I440FX_PAM0_WMASK 0x30 /* PAM0's low nibble is reserved */
 
-#define I440FX_SMRAM 0x72      /* 440FX 3.2.18 */
+#define I440FX_SMRAM 0x72 /* 440FX 3.2.18 */
 #define I440FX_SMRAM_D_OPEN (1u << 6)
 #define I440FX_SMRAM_D_CLS (1u << 5)
 #define I440FX_SMRAM_D_LCK (1u << 4)
 #define I440FX_SMRAM_G_SMRAME (1u << 3)
-#define I440FX_SMRAM_C_BASE_SEG 0x02  /* read-only: SMRAM at 0xa0000 */
-#define I440FX_SMRAM_WMASK                                                  \
-    (I440FX_SMRAM_D_OPEN | I440FX_SMRAM_D_CLS | I440FX_SMRAM_D_LCK |        \
+#define I440FX_SMRAM_C_BASE_SEG 0x02 /* read-only: SMRAM at 0xa0000 */
+#define I440FX_SMRAM_WMASK                                           \
+    (I440FX_SMRAM_D_OPEN | I440FX_SMRAM_D_CLS | I440FX_SMRAM_D_LCK | \
      I440FX_SMRAM_G_SMRAME)
 
 /* The BIOS flash's top 128 KiB also answer at 0xe0000-0xfffff; its aliases
@@ -53,24 +53,20 @@
 static const struct {
     uint8_t reg, reset, wmask;
 } i440fx_regs[] = {
-    { 0x50, 0x00, 0x70 },  /* PMCCFG */
-    { 0x51, 0x01, 0x80 },  /* DETURBO */
-    { 0x57, 0x01, 0xef },  /* DRAMC */
-    { 0x58, 0x10, 0x03 },  /* DRAMT */
-    { 0x60, 0x01, 0xff },  /* DRB0..DRB7 */
-    { 0x61, 0x01, 0xff },
-    { 0x62, 0x01, 0xff },
-    { 0x63, 0x01, 0xff },
-    { 0x64, 0x01, 0xff },
-    { 0x65, 0x01, 0xff },
-    { 0x66, 0x01, 0xff },
+    { 0x50, 0x00, 0x70 }, /* PMCCFG */
+    { 0x51, 0x01, 0x80 }, /* DETURBO */
+    { 0x57, 0x01, 0xef }, /* DRAMC */
+    { 0x58, 0x10, 0x03 }, /* DRAMT */
+    { 0x60, 0x01, 0xff }, /* DRB0..DRB7 */
+    { 0x61, 0x01, 0xff }, { 0x62, 0x01, 0xff }, { 0x63, 0x01, 0xff },
+    { 0x64, 0x01, 0xff }, { 0x65, 0x01, 0xff }, { 0x66, 0x01, 0xff },
     { 0x67, 0x01, 0xff },
 };
 
 struct i440fx {
     struct dm_pci_dev pci;
-    struct dm_io_region addr_region;  /* 0xcf8, dword only */
-    struct dm_io_region data_region;  /* 0xcfc-0xcff */
+    struct dm_io_region addr_region; /* 0xcf8, dword only */
+    struct dm_io_region data_region; /* 0xcfc-0xcff */
     uint32_t config_address;
     bool shadows_added;
     /* Derived: the shadow mode last given to memory, per segment (0xff when
@@ -121,7 +117,8 @@ static void i440fx_update_pam(struct i440fx *s)
             s->pam_mode[i] = (uint8_t)mode;
         } else {
             dm_warn("i440fx: cannot switch shadow segment 0x%" G_GINT64_MODIFIER
-                    "x to mode %u", gpa, mode);
+                    "x to mode %u",
+                    gpa, mode);
         }
     }
 }
@@ -189,7 +186,7 @@ static bool i440fx_data_target(struct i440fx *s, uint64_t off, unsigned size,
     if (!(a & I440FX_CONFIG_ENABLE) || off + size > 4) {
         return false;
     }
-    *sbdf = (a >> 8) & 0xffff;  /* bus << 8 | devfn, segment 0 */
+    *sbdf = (a >> 8) & 0xffff; /* bus << 8 | devfn, segment 0 */
     *reg = (a & 0xfc) | (unsigned)off;
     return true;
 }

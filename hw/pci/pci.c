@@ -22,14 +22,14 @@
 #define PCI_CACHE_LINE_SIZE 0x0c
 #define PCI_LATENCY_TIMER 0x0d
 #define PCI_BAR_END (PCI_BASE_ADDRESS_0 + 4 * PCI_NUM_BARS)
-#define PCI_IO_LIMIT 0x10000ull      /* x86 port space */
+#define PCI_IO_LIMIT 0x10000ull /* x86 port space */
 #define PCI_BAR_NONE UINT64_MAX
 
 /* Command bits a guest may change (PCI 3.0 section 6.2.2). */
 #define PCI_COMMAND_PARITY (1u << 6)
 #define PCI_COMMAND_SERR (1u << 8)
-#define PCI_COMMAND_WMASK                                                   \
-    (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |             \
+#define PCI_COMMAND_WMASK                                       \
+    (PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | \
      PCI_COMMAND_PARITY | PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE)
 /* Status error bits, write-1-to-clear: master data parity error, signaled
  * target abort, received target/master abort, signaled system error,
@@ -85,8 +85,8 @@ static bool pci_access_ok(unsigned reg, unsigned size)
            dm_range_ok(reg, size, PCI_CONFIG_SIZE);
 }
 
-uint32_t dm_pci_bus_config_read(struct dm_pci_bus *bus, int devfn,
-                                unsigned reg, unsigned size)
+uint32_t dm_pci_bus_config_read(struct dm_pci_bus *bus, int devfn, unsigned reg,
+                                unsigned size)
 {
     struct dm_pci_dev *p = dm_pci_bus_find(bus, devfn);
     uint32_t ones = size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
@@ -100,8 +100,8 @@ uint32_t dm_pci_bus_config_read(struct dm_pci_bus *bus, int devfn,
     } else {
         val = dm_pci_default_config_read(p, reg, size);
     }
-    dm_trace(pci_config_read, "%02x.%x reg 0x%x size %u -> 0x%x",
-             devfn >> 3, devfn & 7, reg, size, val & ones);
+    dm_trace(pci_config_read, "%02x.%x reg 0x%x size %u -> 0x%x", devfn >> 3,
+             devfn & 7, reg, size, val & ones);
     return val & ones;
 }
 
@@ -113,8 +113,8 @@ void dm_pci_bus_config_write(struct dm_pci_bus *bus, int devfn, unsigned reg,
     if (!p || !pci_access_ok(reg, size)) {
         return;
     }
-    dm_trace(pci_config_write, "%02x.%x reg 0x%x size %u <- 0x%x",
-             devfn >> 3, devfn & 7, reg, size, val);
+    dm_trace(pci_config_write, "%02x.%x reg 0x%x size %u <- 0x%x", devfn >> 3,
+             devfn & 7, reg, size, val);
     if (p->config_write) {
         p->config_write(p, reg, val, size);
     } else {
@@ -253,24 +253,27 @@ static void pci_update_bars(struct dm_pci_dev *p)
             dm_trace(pci_bar_unmap, "%s BAR%d", p->dev.id, n);
             continue;
         }
-        space = bar->kind == DM_PCI_BAR_IO ? p->bus->io_space
-                                           : p->bus->mem_space;
+        space =
+            bar->kind == DM_PCI_BAR_IO ? p->bus->io_space : p->bus->mem_space;
         if (!space || !dm_io_map(space, &bar->region, addr, &err)) {
             dm_guest_error("pci[%s]: BAR%d at 0x%" G_GINT64_MODIFIER "x "
-                           "not mapped: %s", p->dev.id, n, addr,
+                           "not mapped: %s",
+                           p->dev.id, n, addr,
                            err ? err->message : "no address space");
             g_clear_error(&err);
             continue;
         }
-        dm_trace(pci_bar_map, "%s BAR%d at 0x%" G_GINT64_MODIFIER "x size "
-                 "0x%" G_GINT64_MODIFIER "x", p->dev.id, n, addr, bar->size);
+        dm_trace(pci_bar_map,
+                 "%s BAR%d at 0x%" G_GINT64_MODIFIER "x size "
+                 "0x%" G_GINT64_MODIFIER "x",
+                 p->dev.id, n, addr, bar->size);
     }
 }
 
-void dm_pci_register_bar(struct dm_pci_dev *p, int n,
-                         enum dm_pci_bar_kind kind, bool prefetch,
-                         uint64_t size, const struct dm_io_ops *ops,
-                         void *opaque, const char *name)
+void dm_pci_register_bar(struct dm_pci_dev *p, int n, enum dm_pci_bar_kind kind,
+                         bool prefetch, uint64_t size,
+                         const struct dm_io_ops *ops, void *opaque,
+                         const char *name)
 {
     struct dm_pci_bar *bar;
     unsigned reg = PCI_BASE_ADDRESS_0 + 4 * n;
@@ -304,8 +307,9 @@ void dm_pci_register_bar(struct dm_pci_dev *p, int n,
         type |= PCI_BASE_ADDRESS_MEM_PREFETCH;
     }
     dm_pci_set_long(p->config, reg, type);
-    dm_pci_set_long(p->wmask, reg, (uint32_t)mask & ~(uint32_t)
-                    (kind == DM_PCI_BAR_IO ? 3 : 0xf));
+    dm_pci_set_long(p->wmask, reg,
+                    (uint32_t)mask &
+                        ~(uint32_t)(kind == DM_PCI_BAR_IO ? 3 : 0xf));
     if (kind == DM_PCI_BAR_MEM64) {
         dm_pci_set_long(p->config, reg + 4, 0);
         dm_pci_set_long(p->wmask, reg + 4, (uint32_t)(mask >> 32));
@@ -349,9 +353,9 @@ void dm_pci_default_config_write(struct dm_pci_dev *p, unsigned reg,
         unsigned a = reg + i;
         uint8_t b = (uint8_t)(val >> (8 * i));
 
-        p->config[a] = (uint8_t)((p->config[a] & ~p->wmask[a]) |
-                                 (b & p->wmask[a]));
-        p->config[a] &= (uint8_t)~(b & p->w1cmask[a]);
+        p->config[a] =
+            (uint8_t)((p->config[a] & ~p->wmask[a]) | (b & p->wmask[a]));
+        p->config[a] &= (uint8_t) ~(b & p->w1cmask[a]);
         if (a >= PCI_BASE_ADDRESS_0 && a < PCI_BAR_END) {
             remap = true;
         }
@@ -429,8 +433,7 @@ bool dm_pci_plug(struct dm_pci_dev *p, GError **errp)
                     (uint16_t)(ids->class_code >> 8));
     p->config[PCI_HEADER_TYPE] = ids->header_type;
     if ((ids->header_type & 0x7f) == 0) {
-        dm_pci_set_word(p->config, PCI_SUBSYSTEM_VENDOR_ID,
-                        ids->subsys_vendor);
+        dm_pci_set_word(p->config, PCI_SUBSYSTEM_VENDOR_ID, ids->subsys_vendor);
         dm_pci_set_word(p->config, PCI_SUBSYSTEM_ID, ids->subsys);
     }
     p->config[PCI_INTERRUPT_PIN] = ids->irq_pin <= 4 ? ids->irq_pin : 0;
@@ -482,11 +485,11 @@ void dm_pci_reset(struct dm_pci_dev *p)
         pci_route_intx(p, 0);
     }
     p->intx_level = 0;
-    cmd &= (uint16_t)~(dm_pci_get_word(p->wmask, PCI_COMMAND) |
-                       dm_pci_get_word(p->w1cmask, PCI_COMMAND));
+    cmd &= (uint16_t) ~(dm_pci_get_word(p->wmask, PCI_COMMAND) |
+                        dm_pci_get_word(p->w1cmask, PCI_COMMAND));
     dm_pci_set_word(p->config, PCI_COMMAND, cmd);
-    status &= (uint16_t)~(dm_pci_get_word(p->w1cmask, PCI_STATUS) |
-                          PCI_STATUS_INTERRUPT);
+    status &= (uint16_t) ~(dm_pci_get_word(p->w1cmask, PCI_STATUS) |
+                           PCI_STATUS_INTERRUPT);
     dm_pci_set_word(p->config, PCI_STATUS, status);
     p->config[PCI_CACHE_LINE_SIZE] = 0;
     p->config[PCI_LATENCY_TIMER] = 0;
@@ -508,8 +511,7 @@ static bool pci_master_ok(struct dm_pci_dev *p)
     return false;
 }
 
-int dm_pci_dma_read(struct dm_pci_dev *p, uint64_t gpa, void *buf,
-                    uint64_t len)
+int dm_pci_dma_read(struct dm_pci_dev *p, uint64_t gpa, void *buf, uint64_t len)
 {
     if (!pci_master_ok(p)) {
         return -EPERM;

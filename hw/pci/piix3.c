@@ -17,9 +17,9 @@
 #include "hvmdm/trace.h"
 #include "hvmdm/vmstate.h"
 
-#define PIIX3_PIRQRC 0x60           /* PIRQRC[A:D], 0x60-0x63 */
+#define PIIX3_PIRQRC 0x60 /* PIRQRC[A:D], 0x60-0x63 */
 #define PIIX3_PIRQ_COUNT 4
-#define PIIX3_PIRQRC_DISABLE 0x80   /* IRQROUTEEN# */
+#define PIIX3_PIRQRC_DISABLE 0x80 /* IRQROUTEEN# */
 #define PIIX3_PIRQRC_IRQ 0x0f
 #define PIIX3_PIRQRC_WMASK (PIIX3_PIRQRC_DISABLE | PIIX3_PIRQRC_IRQ)
 /* IRQs a PIRQ may be steered to: 3-7, 9-12, 14, 15. */
@@ -31,42 +31,42 @@
 #define PIIX3_ELCR2_WMASK 0xde
 
 #define PIIX3_RC_PORT 0xcf9
-#define PIIX3_RC_SRST (1u << 1)  /* system reset (vs. CPU only) */
-#define PIIX3_RC_RCPU (1u << 2)  /* reset the CPU now */
+#define PIIX3_RC_SRST (1u << 1) /* system reset (vs. CPU only) */
+#define PIIX3_RC_RCPU (1u << 2) /* reset the CPU now */
 
 /* Function 0 registers with their reset value (82371SB table 2). */
 static const struct {
     uint8_t reg, reset, wmask;
 } piix3_regs[] = {
-    { 0x4c, 0x4d, 0xff },  /* IORT: ISA I/O recovery timer */
-    { 0x4e, 0x03, 0xff },  /* XBCS: X-bus chip select (low) */
+    { 0x4c, 0x4d, 0xff }, /* IORT: ISA I/O recovery timer */
+    { 0x4e, 0x03, 0xff }, /* XBCS: X-bus chip select (low) */
     { 0x4f, 0x00, 0xff },
-    { 0x60, 0x80, PIIX3_PIRQRC_WMASK },  /* PIRQRCA */
-    { 0x61, 0x80, PIIX3_PIRQRC_WMASK },  /* PIRQRCB */
-    { 0x62, 0x80, PIIX3_PIRQRC_WMASK },  /* PIRQRCC */
-    { 0x63, 0x80, PIIX3_PIRQRC_WMASK },  /* PIRQRCD */
-    { 0x69, 0x02, 0xff },  /* TOM: top of memory */
-    { 0x6a, 0x00, 0xff },  /* MSTAT: misc status */
+    { 0x60, 0x80, PIIX3_PIRQRC_WMASK }, /* PIRQRCA */
+    { 0x61, 0x80, PIIX3_PIRQRC_WMASK }, /* PIRQRCB */
+    { 0x62, 0x80, PIIX3_PIRQRC_WMASK }, /* PIRQRCC */
+    { 0x63, 0x80, PIIX3_PIRQRC_WMASK }, /* PIRQRCD */
+    { 0x69, 0x02, 0xff },               /* TOM: top of memory */
+    { 0x6a, 0x00, 0xff },               /* MSTAT: misc status */
     { 0x6b, 0x00, 0xff },
-    { 0x70, 0x80, 0xef },  /* MBIRQ0 */
-    { 0x76, 0x0c, 0x8f },  /* MBDMA0 */
-    { 0x77, 0x0c, 0x8f },  /* MBDMA1 */
-    { 0x78, 0x02, 0xff },  /* PCSC: programmable chip select */
+    { 0x70, 0x80, 0xef }, /* MBIRQ0 */
+    { 0x76, 0x0c, 0x8f }, /* MBDMA0 */
+    { 0x77, 0x0c, 0x8f }, /* MBDMA1 */
+    { 0x78, 0x02, 0xff }, /* PCSC: programmable chip select */
     { 0x79, 0x00, 0xff },
-    { 0x80, 0x00, 0x7f },  /* APICBASE */
-    { 0x82, 0x00, 0x0f },  /* DLC: deterministic latency */
-    { 0xa0, 0x08, 0x1f },  /* SMICNTL */
-    { 0xa2, 0x00, 0xff },  /* SMIEN */
+    { 0x80, 0x00, 0x7f }, /* APICBASE */
+    { 0x82, 0x00, 0x0f }, /* DLC: deterministic latency */
+    { 0xa0, 0x08, 0x1f }, /* SMICNTL */
+    { 0xa2, 0x00, 0xff }, /* SMIEN */
     { 0xa3, 0x00, 0x01 },
-    { 0xa4, 0x00, 0xff },  /* SEE: system event enable */
+    { 0xa4, 0x00, 0xff }, /* SEE: system event enable */
     { 0xa5, 0x00, 0xff },
     { 0xa6, 0x00, 0x00 },
     { 0xa7, 0x00, 0xe0 },
-    { 0xa8, 0x0f, 0xff },  /* FTMR: fast off timer */
-    { 0xaa, 0x00, 0xff },  /* SMIREQ */
+    { 0xa8, 0x0f, 0xff }, /* FTMR: fast off timer */
+    { 0xaa, 0x00, 0xff }, /* SMIREQ */
     { 0xab, 0x00, 0x01 },
-    { 0xac, 0x00, 0xff },  /* CTLTMR */
-    { 0xae, 0x00, 0xff },  /* CTHTMR */
+    { 0xac, 0x00, 0xff }, /* CTLTMR */
+    { 0xae, 0x00, 0xff }, /* CTHTMR */
 };
 
 struct piix3 {
@@ -117,8 +117,7 @@ static void piix3_update_irq(struct piix3 *s)
         }
         for (int irq = 0; irq < DM_ISA_IRQS; irq++) {
             if (piix3_irq_valid((unsigned)irq)) {
-                dm_irq_set(&s->pirq_line[n][irq],
-                           irq == target ? level[n] : 0);
+                dm_irq_set(&s->pirq_line[n][irq], irq == target ? level[n] : 0);
             }
         }
     }
@@ -133,8 +132,8 @@ static void piix3_set_intx(void *opaque, int devfn, int pin, int level)
     piix3_update_irq(s);
 }
 
-static void piix3_config_write(struct dm_pci_dev *p, unsigned reg,
-                               uint32_t val, unsigned size)
+static void piix3_config_write(struct dm_pci_dev *p, unsigned reg, uint32_t val,
+                               unsigned size)
 {
     struct piix3 *s = dm_container_of(p, struct piix3, pci);
 

@@ -16,9 +16,9 @@
 #define FW_DATA (FW_CFG_IO_BASE + 1)
 #define FW_DMA_HI FW_CFG_DMA_IO_BASE
 #define FW_DMA_LO (FW_CFG_DMA_IO_BASE + 4)
-#define DESC_GPA 0x1000ull     /* FWCfgDmaAccess in guest RAM */
+#define DESC_GPA 0x1000ull /* FWCfgDmaAccess in guest RAM */
 #define BUF_GPA 0x2000ull
-#define NOT_RAM_GPA 0xf0000000ull  /* in the PCI hole */
+#define NOT_RAM_GPA 0xf0000000ull /* in the PCI hole */
 #define E820_ENTRY 20
 #define DIR_ENTRY (8 + FW_CFG_MAX_FILE_PATH)
 
@@ -53,8 +53,7 @@ static uint32_t fw_dma(struct dm_machine *m, uint32_t control, uint32_t len,
 }
 
 /* The select key of NAME from the directory, 0 when absent. */
-static uint16_t fw_find(struct dm_machine *m, const char *name,
-                        uint32_t *size)
+static uint16_t fw_find(struct dm_machine *m, const char *name, uint32_t *size)
 {
     uint32_t count;
 
@@ -166,7 +165,7 @@ static void test_fw_cfg_e820_describes_ram(void)
     memcpy(&type, entry + 16, 4);
     g_assert_cmphex(GUINT64_FROM_LE(addr), ==, 0);
     g_assert_cmphex(GUINT64_FROM_LE(len), ==, 128 * DM_MiB);
-    g_assert_cmpuint(GUINT32_FROM_LE(type), ==, 1);  /* RAM */
+    g_assert_cmpuint(GUINT32_FROM_LE(type), ==, 1); /* RAM */
     th_pc_free(m);
 }
 
@@ -180,12 +179,13 @@ static void test_fw_cfg_dma_reads_file_into_ram(void)
 
     g_assert_cmpuint(size, ==, 5);
     th_memset(m, BUF_GPA, 0xee, sizeof(buf));
-    status = fw_dma(m, (uint32_t)key << 16 | FW_CFG_DMA_CTL_SELECT |
-                    FW_CFG_DMA_CTL_READ, size, BUF_GPA);
+    status = fw_dma(
+        m, (uint32_t)key << 16 | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ,
+        size, BUF_GPA);
     g_assert_cmphex(status, ==, 0);
     th_memread(m, BUF_GPA, buf, sizeof(buf));
     g_assert_cmpmem(buf, 5, "world", 5);
-    g_assert_cmphex((uint8_t)buf[5], ==, 0xee);  /* no more than asked */
+    g_assert_cmphex((uint8_t)buf[5], ==, 0xee); /* no more than asked */
     th_pc_free(m);
 }
 
@@ -196,8 +196,9 @@ static void test_fw_cfg_dma_past_item_end_reads_zeros(void)
     uint32_t status;
 
     th_memset(m, BUF_GPA, 0xee, sizeof(buf));
-    status = fw_dma(m, FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT |
-                    FW_CFG_DMA_CTL_READ, sizeof(buf), BUF_GPA);
+    status = fw_dma(
+        m, FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ,
+        sizeof(buf), BUF_GPA);
     g_assert_cmphex(status, ==, 0);
     th_memread(m, BUF_GPA, buf, sizeof(buf));
     g_assert_cmpmem(buf, 4, "QEMU", 4);
@@ -210,8 +211,11 @@ static void test_fw_cfg_dma_skip_then_data_port(void)
     struct dm_machine *m = th_pc_new("");
     char rest[3] = { 0 };
 
-    g_assert_cmphex(fw_dma(m, FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT |
-                           FW_CFG_DMA_CTL_SKIP, 2, 0), ==, 0);
+    g_assert_cmphex(fw_dma(m,
+                           FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT |
+                               FW_CFG_DMA_CTL_SKIP,
+                           2, 0),
+                    ==, 0);
     fw_read(m, rest, 2);
     g_assert_cmpstr(rest, ==, "MU");
     th_pc_free(m);
@@ -222,8 +226,9 @@ static void test_fw_cfg_dma_outside_ram_sets_error(void)
     struct dm_machine *m = th_pc_new("-m 128");
     uint32_t status;
 
-    status = fw_dma(m, FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT |
-                    FW_CFG_DMA_CTL_READ, 4, NOT_RAM_GPA);
+    status = fw_dma(
+        m, FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ,
+        4, NOT_RAM_GPA);
     g_assert_cmphex(status, ==, FW_CFG_DMA_CTL_ERROR);
     th_pc_free(m);
 }
@@ -235,8 +240,10 @@ static void test_fw_cfg_dma_write_sets_error(void)
     uint32_t status;
 
     th_memwrite(m, BUF_GPA, "XXXX", 4);
-    status = fw_dma(m, FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT |
-                    FW_CFG_DMA_CTL_WRITE, 4, BUF_GPA);
+    status = fw_dma(m,
+                    FW_CFG_SIGNATURE << 16 | FW_CFG_DMA_CTL_SELECT |
+                        FW_CFG_DMA_CTL_WRITE,
+                    4, BUF_GPA);
     g_assert_cmphex(status, ==, FW_CFG_DMA_CTL_ERROR);
     fw_select(m, FW_CFG_SIGNATURE);
     fw_read(m, sig, 4);

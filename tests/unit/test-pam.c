@@ -10,18 +10,18 @@
 #include "hvmdm/pci.h"
 
 #define HOST_BRIDGE PCI_DEVFN(0, 0)
-#define PAM0 0x59               /* high nibble: 0xf0000-0xfffff */
-#define PAM1 0x5a               /* low nibble: 0xc0000, high: 0xc4000 */
-#define PAM_RO 0x1              /* reads from RAM */
-#define PAM_WO 0x2              /* writes to RAM */
+#define PAM0 0x59  /* high nibble: 0xf0000-0xfffff */
+#define PAM1 0x5a  /* low nibble: 0xc0000, high: 0xc4000 */
+#define PAM_RO 0x1 /* reads from RAM */
+#define PAM_WO 0x2 /* writes to RAM */
 #define PAM_RW 0x3
 #define SMRAM 0x72
 #define SMRAM_D_OPEN 0x40
 #define SMRAM_D_LCK 0x10
 #define SMRAM_G_SMRAME 0x08
 #define SMRAM_RESET 0x02
-#define RESET_VECTOR_ALIAS 0xffff0ull   /* below 1 MiB */
-#define RESET_VECTOR 0xfffffff0ull      /* top of 4 GiB */
+#define RESET_VECTOR_ALIAS 0xffff0ull /* below 1 MiB */
+#define RESET_VECTOR 0xfffffff0ull    /* top of 4 GiB */
 #define SEG_F 0xf0000ull
 #define SEG_C 0xc0000ull
 #define SEG_C4 0xc4000ull
@@ -47,7 +47,7 @@ static void test_pam_rw_makes_segment_ram(void)
     struct dm_machine *m = th_pc_new("");
     uint8_t rom = th_readb(m, SEG_F);
 
-    th_writeb(m, SEG_F, (uint8_t)~rom);  /* ROM: dropped */
+    th_writeb(m, SEG_F, (uint8_t)~rom); /* ROM: dropped */
     g_assert_cmphex(th_readb(m, SEG_F), ==, rom);
 
     th_pci_writeb(m, HOST_BRIDGE, PAM0, PAM_RW << 4);
@@ -153,7 +153,7 @@ static void test_pam_state_survives_save_and_load(void)
     GBytes *state;
 
     th_pci_writeb(src, HOST_BRIDGE, PAM1, PAM_RW);
-    th_outl(src, 0xcf8, 0x80000858u);  /* CONFIG_ADDRESS: 00.0 reg 0x58 */
+    th_outl(src, 0xcf8, 0x80000858u); /* CONFIG_ADDRESS: 00.0 reg 0x58 */
     state = dm_machine_save_state(src, &err);
     g_assert_no_error(err);
 

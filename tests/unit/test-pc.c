@@ -26,10 +26,10 @@ static void test_pc_cmos_memory_sizes(void)
 {
     struct dm_machine *m = th_pc_new("-m 32");
 
-    g_assert_cmpuint(cmos16(m, 0x15), ==, 640);                 /* KiB */
-    g_assert_cmpuint(cmos16(m, 0x17), ==, 31 * 1024);           /* KiB */
+    g_assert_cmpuint(cmos16(m, 0x15), ==, 640);       /* KiB */
+    g_assert_cmpuint(cmos16(m, 0x17), ==, 31 * 1024); /* KiB */
     g_assert_cmpuint(cmos16(m, 0x30), ==, 31 * 1024);
-    g_assert_cmpuint(cmos16(m, 0x34), ==, (32 - 16) * 16);      /* 64 KiB */
+    g_assert_cmpuint(cmos16(m, 0x34), ==, (32 - 16) * 16); /* 64 KiB */
     g_assert_cmpuint(cmos(m, 0x5b) | cmos(m, 0x5c) | cmos(m, 0x5d), ==, 0);
     th_pc_free(m);
 }
@@ -39,7 +39,7 @@ static void test_pc_cmos_memory_above_4g(void)
     struct dm_machine *m = th_pc_new("-m 4096");
     uint64_t above = 4096 * DM_MiB - 0xe0000000ull;
 
-    g_assert_cmpuint(cmos16(m, 0x17), ==, 0xffff);  /* capped */
+    g_assert_cmpuint(cmos16(m, 0x17), ==, 0xffff); /* capped */
     g_assert_cmpuint(cmos16(m, 0x34), ==,
                      (0xe0000000ull - 16 * DM_MiB) / (64 * DM_KiB));
     g_assert_cmpuint(cmos(m, 0x5b) | cmos(m, 0x5c) << 8 | cmos(m, 0x5d) << 16,

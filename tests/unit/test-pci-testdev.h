@@ -34,8 +34,7 @@ static uint64_t td_read(uint8_t *regs, uint64_t off, unsigned size)
     return v;
 }
 
-static void td_write(uint8_t *regs, uint64_t off, uint64_t val,
-                     unsigned size)
+static void td_write(uint8_t *regs, uint64_t off, uint64_t val, unsigned size)
 {
     for (unsigned i = 0; i < size; i++) {
         regs[off + i] = (uint8_t)(val >> (8 * i));
@@ -47,8 +46,7 @@ static uint64_t td_io_read(void *opaque, uint64_t off, unsigned size)
     return td_read(((struct testdev *)opaque)->io, off, size);
 }
 
-static void td_io_write(void *opaque, uint64_t off, uint64_t val,
-                        unsigned size)
+static void td_io_write(void *opaque, uint64_t off, uint64_t val, unsigned size)
 {
     td_write(((struct testdev *)opaque)->io, off, val, size);
 }
@@ -65,13 +63,17 @@ static void td_mem_write(void *opaque, uint64_t off, uint64_t val,
 }
 
 static const struct dm_io_ops td_io_ops = {
-    .read = td_io_read, .write = td_io_write,
-    .valid = { .min = 1, .max = 4 }, .impl = { .min = 1, .max = 4 },
+    .read = td_io_read,
+    .write = td_io_write,
+    .valid = { .min = 1, .max = 4 },
+    .impl = { .min = 1, .max = 4 },
 };
 
 static const struct dm_io_ops td_mem_ops = {
-    .read = td_mem_read, .write = td_mem_write,
-    .valid = { .min = 1, .max = 8 }, .impl = { .min = 1, .max = 8 },
+    .read = td_mem_read,
+    .write = td_mem_write,
+    .valid = { .min = 1, .max = 8 },
+    .impl = { .min = 1, .max = 8 },
 };
 
 static bool td_realize(struct dm_dev *d, GError **errp)
@@ -95,7 +97,9 @@ static const struct dm_vmstate_field td_vmstate_fields[] = {
 };
 
 static const struct dm_vmstate td_vmstate = {
-    .name = "testdev", .version = 1, .min_version = 1,
+    .name = "testdev",
+    .version = 1,
+    .min_version = 1,
     .fields = td_vmstate_fields,
 };
 

@@ -10,7 +10,7 @@
 #define PCI_CONFIG_ADDRESS_PORT 0xcf8
 #define PCI_CONFIG_DATA_PORT 0xcfc
 #define TD_IO_BASE 0xc000
-#define TD_MEM_BASE 0x1fe000000ull  /* above 4 GiB: needs the high dword */
+#define TD_MEM_BASE 0x1fe000000ull /* above 4 GiB: needs the high dword */
 #define BAR0 PCI_BASE_ADDRESS_0
 #define BAR2 (PCI_BASE_ADDRESS_0 + 8)
 #define BAR3 (PCI_BASE_ADDRESS_0 + 12)
@@ -52,7 +52,7 @@ static void test_pci_config_address_needs_enable_bit(void)
 {
     struct dm_machine *m = th_pc_new("-m 128");
 
-    th_outl(m, PCI_CONFIG_ADDRESS_PORT, 0x00000000u);  /* 00.0 reg 0, off */
+    th_outl(m, PCI_CONFIG_ADDRESS_PORT, 0x00000000u); /* 00.0 reg 0, off */
     g_assert_cmphex(th_inl(m, PCI_CONFIG_DATA_PORT), ==, 0xffffffff);
     /* the register reads back what was written, reserved bits clear */
     th_outl(m, PCI_CONFIG_ADDRESS_PORT, 0x80000803u);
@@ -81,7 +81,7 @@ static void test_pci_io_bar_sizing_and_mapping(void)
     g_assert_cmphex(th_pci_readl(m, TD_DEVFN, BAR0), ==, 0xfffffff1);
 
     th_pci_writel(m, TD_DEVFN, BAR0, TD_IO_BASE);
-    g_assert_cmphex(th_inb(m, TD_IO_BASE + 2), ==, 0xff);  /* decode off */
+    g_assert_cmphex(th_inb(m, TD_IO_BASE + 2), ==, 0xff); /* decode off */
     th_pci_writew(m, TD_DEVFN, PCI_COMMAND, PCI_COMMAND_IO);
     g_assert_cmphex(th_inb(m, TD_IO_BASE + 2), ==, 0xa2);
     th_outw(m, TD_IO_BASE + 4, 0xbeef);
@@ -153,7 +153,8 @@ static void test_pci_bar_at_sizing_pattern_stays_unmapped(void)
     struct dm_machine *m = th_pc_new("-m 128");
     struct testdev *td = td_new(m, TD_DEVFN);
 
-    th_pci_writew(m, TD_DEVFN, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
+    th_pci_writew(m, TD_DEVFN, PCI_COMMAND,
+                  PCI_COMMAND_IO | PCI_COMMAND_MEMORY);
     th_pci_writel(m, TD_DEVFN, BAR0, 0xffffffff);
     th_pci_writel(m, TD_DEVFN, BAR2, 0xffffffff);
     th_pci_writel(m, TD_DEVFN, BAR3, 0xffffffff);
@@ -172,7 +173,8 @@ static void test_pci_reset_clears_command_and_bars(void)
     struct testdev *td = td_new(m, TD_DEVFN);
 
     th_pci_writel(m, TD_DEVFN, BAR0, TD_IO_BASE);
-    th_pci_writew(m, TD_DEVFN, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MASTER);
+    th_pci_writew(m, TD_DEVFN, PCI_COMMAND,
+                  PCI_COMMAND_IO | PCI_COMMAND_MASTER);
     th_pci_writeb(m, TD_DEVFN, PCI_INTERRUPT_LINE, 11);
 
     dm_machine_reset(m);
@@ -203,9 +205,8 @@ static void test_pci_status_error_bits_write_one_to_clear(void)
     const uint16_t master_abort = 1u << 13;
 
     dm_pci_set_word(td->pci.config, PCI_STATUS, master_abort);
-    th_pci_writew(m, TD_DEVFN, PCI_STATUS, 0);  /* 0 leaves it */
-    g_assert_cmphex(th_pci_readw(m, TD_DEVFN, PCI_STATUS), ==,
-                    master_abort);
+    th_pci_writew(m, TD_DEVFN, PCI_STATUS, 0); /* 0 leaves it */
+    g_assert_cmphex(th_pci_readw(m, TD_DEVFN, PCI_STATUS), ==, master_abort);
     th_pci_writew(m, TD_DEVFN, PCI_STATUS, master_abort);
     g_assert_cmphex(th_pci_readw(m, TD_DEVFN, PCI_STATUS), ==, 0);
     th_pc_free(m);
@@ -225,8 +226,7 @@ static void test_pci_dma_needs_bus_master(void)
     g_assert_cmphex(th_readb(m, 0x1000), ==, 0x5a);
 
     th_pci_writew(m, TD_DEVFN, PCI_COMMAND, PCI_COMMAND_MASTER);
-    g_assert_cmpint(dm_pci_dma_read(&td->pci, 0x1000, buf, sizeof(buf)), ==,
-                    0);
+    g_assert_cmpint(dm_pci_dma_read(&td->pci, 0x1000, buf, sizeof(buf)), ==, 0);
     g_assert_cmphex(buf[0], ==, 0x5a);
     th_pc_free(m);
 }

@@ -16,7 +16,7 @@
 #define ELCR1 0x4d0
 #define ELCR2 0x4d1
 #define RC_PORT 0xcf9
-#define TD_SLOT 3  /* INTA# of slot 3 is PIRQC: (3 - 1 + 0) & 3 */
+#define TD_SLOT 3 /* INTA# of slot 3 is PIRQC: (3 - 1 + 0) & 3 */
 
 static struct testdev *td_at_slot3(struct dm_machine *m)
 {
@@ -30,10 +30,10 @@ static void test_piix3_reset_values(void)
     for (unsigned reg = PIRQRCA; reg <= PIRQRCD; reg++) {
         g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, reg), ==, PIRQ_DISABLE);
     }
-    g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, 0x4c), ==, 0x4d);  /* IORT */
+    g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, 0x4c), ==, 0x4d);   /* IORT */
     g_assert_cmphex(th_pci_readw(m, ISA_BRIDGE, 0x4e), ==, 0x0003); /* XBCS */
-    g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, 0x69), ==, 0x02);  /* TOM */
-    g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, 0x70), ==, 0x80);  /* MBIRQ0 */
+    g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, 0x69), ==, 0x02);   /* TOM */
+    g_assert_cmphex(th_pci_readb(m, ISA_BRIDGE, 0x70), ==, 0x80);   /* MBIRQ0 */
     g_assert_cmphex(th_inb(m, ELCR1), ==, 0);
     g_assert_cmphex(th_inb(m, ELCR2), ==, 0);
     g_assert_cmphex(th_inb(m, RC_PORT), ==, 0);
@@ -108,8 +108,8 @@ static void test_piix3_swizzle_follows_slot_and_pin(void)
 static void test_piix3_shared_pirq_stays_up_until_all_lower(void)
 {
     struct dm_machine *m = th_pc_new("");
-    struct testdev *a = td_new(m, PCI_DEVFN(3, 0));  /* INTA -> PIRQC */
-    struct testdev *b = td_new(m, PCI_DEVFN(7, 0));  /* INTA -> PIRQC */
+    struct testdev *a = td_new(m, PCI_DEVFN(3, 0)); /* INTA -> PIRQC */
+    struct testdev *b = td_new(m, PCI_DEVFN(7, 0)); /* INTA -> PIRQC */
 
     th_pci_writeb(m, ISA_BRIDGE, PIRQRCC, 11);
     dm_pci_set_irq(&a->pci, 1);
@@ -144,10 +144,10 @@ static void test_piix3_reserved_irq_is_not_routed(void)
     struct dm_machine *m = th_pc_new("");
     struct testdev *td = td_at_slot3(m);
 
-    th_pci_writeb(m, ISA_BRIDGE, PIRQRCC, 2);  /* the cascade: reserved */
+    th_pci_writeb(m, ISA_BRIDGE, PIRQRCC, 2); /* the cascade: reserved */
     dm_pci_set_irq(&td->pci, 1);
     for (int irq = 0; irq < 16; irq++) {
-        if (irq != 8 && irq != 0) {  /* RTC / PIT may be busy */
+        if (irq != 8 && irq != 0) { /* RTC / PIT may be busy */
             g_assert_cmpint(dm_isa_irq_level(m, irq), ==, 0);
         }
     }
@@ -183,10 +183,10 @@ static void test_piix3_rc_0x6_requests_reset(void)
 {
     struct dm_machine *m = th_pc_new("");
 
-    th_outb(m, RC_PORT, 0x02);  /* SRST alone: no reset yet */
+    th_outb(m, RC_PORT, 0x02); /* SRST alone: no reset yet */
     g_assert_false(m->reset_requested);
     g_assert_cmphex(th_inb(m, RC_PORT), ==, 0x02);
-    th_outb(m, RC_PORT, 0x06);  /* SRST | RCPU */
+    th_outb(m, RC_PORT, 0x06); /* SRST | RCPU */
     g_assert_true(m->reset_requested);
     th_pc_free(m);
 }
@@ -195,7 +195,7 @@ static void test_piix3_rc_shares_ports_with_config_address(void)
 {
     struct dm_machine *m = th_pc_new("");
 
-    th_outl(m, 0xcf8, 0x80000800u);  /* 01.0 reg 0 */
+    th_outl(m, 0xcf8, 0x80000800u); /* 01.0 reg 0 */
     th_outb(m, RC_PORT, 0x02);
     g_assert_cmphex(th_inl(m, 0xcf8), ==, 0x80000800u);
     g_assert_cmphex(th_inl(m, 0xcfc), ==, 0x70008086);
@@ -213,7 +213,7 @@ static void test_piix3_routing_survives_save_and_load(void)
     GBytes *state;
 
     th_pci_writeb(src, ISA_BRIDGE, PIRQRCC, 11);
-    th_outb(src, ELCR2, 0x08);  /* IRQ 11 level triggered */
+    th_outb(src, ELCR2, 0x08); /* IRQ 11 level triggered */
     dm_pci_set_irq(&a->pci, 1);
     state = dm_machine_save_state(src, &err);
     g_assert_no_error(err);
