@@ -135,16 +135,23 @@ for d in "${asans[@]}"; do
 done
 for d in "${e2es[@]}"; do
     echo "# end-to-end tests ($d)"
-    mkdir -p "$d/test-logs"
     # The suite prints TAP ("ok - e2e/...") and "#" lines; count its results.
+    # It must report something, and fail only with a failed result.
+    before=$((pass + fail)) fail_before=$fail e2e_rc=
     while IFS= read -r line; do
         case $line in
         "ok - "*) result ok "${line#ok - }" ;;
         "not ok - "*) result "not ok" "${line#not ok - }" ;;
         "e2e: "*" passed, "*) ;;
+        "run-tests-e2e-status "*) e2e_rc=${line##* } ;;
         *) printf '%s\n' "$line" ;;
         esac
-    done < <(tests/e2e/run.sh --build "$d" 2>&1)
+    done < <(tests/e2e/run.sh --build "$d" 2>&1; echo "run-tests-e2e-status $?")
+    if [ $((pass + fail)) -eq "$before" ]; then
+        result "not ok" "e2e (the suite reported no result; exit status $e2e_rc)"
+    elif [ "$e2e_rc" != 0 ] && [ $fail -eq "$fail_before" ]; then
+        result "not ok" "e2e (the suite failed with exit status $e2e_rc)"
+    fi
 done
 
 echo

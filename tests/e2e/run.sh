@@ -209,6 +209,9 @@ esac
 
 {
     echo "# e2e: testing '$HVMDM'"
+    read -r -a hv0 <<< "$HVMDM"
+    command -v "${hv0[0]}" > /dev/null ||
+        echo "# e2e: ******** '${hv0[0]}' is not a program: build it first (make) ********"
     if ! have_kvm; then
         if [ ${#direct[@]} -gt 0 ]; then
             echo "# e2e: ******** /dev/kvm is missing or unusable on this machine:" \
