@@ -46,7 +46,7 @@ vm_start() {
 # these run in polling loops, and forks are slow in the nested host.)
 vm_alive() {
     local pid=${1:-$VM_PID} st
-    IFS= read -r st < "/proc/$pid/stat" 2>/dev/null || return 1
+    IFS= read -r st 2>/dev/null < "/proc/$pid/stat" || return 1
     st=${st##*) }
     st=${st%% *}
     [ "$st" != Z ] && [ "$st" != X ]

@@ -20,12 +20,14 @@ seabios-banner-smp1        pvm   sc_seabios_banner 1
 seabios-banner-smp2        pvm   sc_seabios_banner 2
 seabios-debugcon-smp1      pvm   sc_seabios_debugcon 1
 seabios-debugcon-smp2      pvm   sc_seabios_debugcon 2
+seabios-serial-file        pvm   sc_seabios_serial_file
 seabios-reboot             pvm   sc_seabios_reboot
 seabios-no-reboot-exits-0  pvm   sc_seabios_no_reboot
 sigterm-exits-cleanly      pvm   sc_signal_exit TERM
 sigint-exits-cleanly       pvm   sc_signal_exit INT
 kvm-missing-one-line       none  sc_kvm_unavailable missing
 kvm-unusable-one-line      none  sc_kvm_unavailable unusable
+bad-options-one-line       none  sc_bad_options
 '
 
 BANNER='SeaBIOS (version'
@@ -53,6 +55,15 @@ sc_seabios_debugcon() {
     vm_stop
     expect_contains "$SC_DIR/debug.log" "$BANNER"
     expect_contains "$SC_DIR/debug.log" "Found $smp cpu(s)"
+}
+
+# -nographic with COM1 in a file: SeaBIOS's console goes there.
+sc_seabios_serial_file() {
+    vm_start vm -m 128 -nographic -serial "file:$SC_DIR/com1.log"
+    wait_for "$SC_DIR/com1.log" "$NOBOOT"
+    vm_stop
+    expect_count "$SC_DIR/com1.log" "$BANNER" 1
+    expect_not_contains "$SC_DIR/vm.out" "$BANNER"
 }
 
 # -boot reboot-timeout=1000 (fw_cfg etc/boot-fail-wait): SeaBIOS resets the
@@ -118,4 +129,24 @@ EOF
     [ "$lines" -eq 1 ] || fail "stderr has $lines lines, expected one"
     grep -q -i kvm "$SC_DIR/vm.err" || fail "the error does not name /dev/kvm"
     expect_not_contains "$SC_DIR/vm.out" "$BANNER"
+}
+
+# Command-line mistakes: one line on stderr naming the option, exit status 1,
+# before any guest runs.
+sc_bad_options() {
+    local bad
+    for bad in "-m 12Q" "-smp 0" "-bios /nonexistent/bios.bin" \
+               "-frobnicate" "-chardev socket" "-device no-such-device"; do
+        # shellcheck disable=SC2086
+        vm_start bad -m 128 -nographic $bad
+        vm_wait_exit 30
+        expect_status 1
+        local opt=${bad%% *} lines
+        lines=$(grep -c . "$SC_DIR/bad.err")
+        [ "$lines" -eq 1 ] || fail "hvmdm ... $bad: $lines lines on stderr, expected one"
+        grep -q -F -- "$opt" "$SC_DIR/bad.err" ||
+            fail "hvmdm ... $bad: the error does not name $opt: $(cat "$SC_DIR/bad.err")"
+        expect_not_contains "$SC_DIR/bad.out" "$BANNER"
+        log "$bad: $(cat "$SC_DIR/bad.err")"
+    done
 }
