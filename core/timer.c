@@ -26,6 +26,7 @@ struct dm_clock {
     int64_t now;           /* manual: the current time */
     int64_t start;         /* real: CLOCK_MONOTONIC ns at creation */
     int64_t host_offset;   /* added to the host wall clock */
+    int64_t host_base;     /* manual: host wall time when the clock began */
     struct dm_timer *head; /* pending timers, earliest first */
     int tfd;               /* real: the timerfd, -1 for manual */
     struct dm_fd_watch *watch;
@@ -105,6 +106,7 @@ struct dm_clock *dm_clock_new(bool manual)
     c->manual = manual;
     c->armed = -1;
     c->tfd = -1;
+    c->host_base = g_get_real_time() * 1000;
     if (!manual) {
         c->start = dm_monotonic_ns();
         c->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -182,6 +184,11 @@ int64_t dm_clock_next_deadline(struct dm_clock *c)
 
 int64_t dm_clock_host_now(struct dm_clock *c)
 {
+    /* A manual clock's wall time moves with the clock, not with the host,
+     * so a qtest machine is deterministic. */
+    if (c->manual) {
+        return c->host_base + c->now + c->host_offset;
+    }
     return g_get_real_time() * 1000 + c->host_offset;
 }
 

@@ -516,9 +516,14 @@ static bool i8042_post_load(void *opaque, int version, GError **errp)
                     s->dev.id, s->obuf_src, p, s->out.rptr, s->out.count);
         return false;
     }
-    for (unsigned i = 0; i < I8042_OUT_QUEUE; i++) {
-        if (s->out.src[i] != I8042_SRC_KBD && s->out.src[i] != I8042_SRC_AUX) {
-            s->out.src[i] = I8042_SRC_KBD;
+    for (unsigned i = 0; i < s->out.count; i++) {
+        uint8_t src = s->out.src[(s->out.rptr + i) % I8042_OUT_QUEUE];
+
+        if (src != I8042_SRC_KBD && src != I8042_SRC_AUX) {
+            g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
+                        "i8042[%s]: queued byte %u has source %u", s->dev.id,
+                        i, src);
+            return false;
         }
     }
     s->status &= I8042_STR_STORED;

@@ -687,33 +687,8 @@ static char *add_other_devices(struct dm_machine *m)
     return g_string_free(added, FALSE);
 }
 
-/*
- * Saved fields allowed to differ after a round trip, as "device[" prefix and
- * ".field = " pairs:
- * - the RTC keeps guest time as an offset from the host's wall clock, which
- *   moves on between two saves while the qtest clock stands still;
- * - KNOWN BUG, to remove once fixed: i8042's post_load rewrites the source of
- *   unused output-queue slots (0 -> 1), so its state is not idempotent.
- */
-static const char *const unstable_fields[] = {
-    "mc146818rtc[", ".offset_ns = ",
-    "i8042[", ".out.src = ",
-    NULL,
-};
-
-static bool is_unstable_line(const char *line)
-{
-    for (int i = 0; unstable_fields[i]; i += 2) {
-        if (g_str_has_prefix(line, unstable_fields[i]) &&
-            strstr(line, unstable_fields[i + 1])) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /* The dumps of A and B line by line; fail naming the first line where they
- * differ other than in an unstable field. */
+ * differ. */
 static void assert_same_state(GBytes *a, GBytes *b)
 {
     GError *err = NULL;
@@ -728,12 +703,6 @@ static void assert_same_state(GBytes *a, GBytes *b)
     g_assert_cmpuint(g_strv_length(la), ==, g_strv_length(lb));
     for (guint i = 0; la[i]; i++) {
         if (strcmp(la[i], lb[i]) == 0) {
-            continue;
-        }
-        if (is_unstable_line(la[i]) && is_unstable_line(lb[i]) &&
-            strcmp(strstr(la[i], " = "), strstr(lb[i], " = ")) != 0 &&
-            strncmp(la[i], lb[i], (size_t)(strstr(la[i], " = ") - la[i])) ==
-                0) {
             continue;
         }
         g_error("state differs after a round trip:\n  saved:   %s\n"
