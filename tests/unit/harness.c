@@ -51,6 +51,8 @@ static struct dm_machine *th_new(const char *args, bool board)
     if (board) {
         dm_pc_init(m, &err);
         g_assert_no_error(err);
+        dm_machine_add_user_devices(m, &err);
+        g_assert_no_error(err);
         dm_machine_reset(m);
     }
     return m;
