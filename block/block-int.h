@@ -80,6 +80,7 @@ struct blk_driver {
 
 extern const struct blk_driver blk_raw_driver;
 extern const struct blk_driver blk_qcow2_driver;
+extern const struct blk_driver blk_vmdk_driver;
 
 /* Identity of the files in a backing chain, for loop detection. */
 #define BLK_MAX_CHAIN 64

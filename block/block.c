@@ -5,7 +5,7 @@
  * Probing follows the lesson of CVE-2008-2004: a format given by the user is
  * always honoured; a guessed raw image may never turn into another format, so
  * writes that would put a known format header into its first sector fail with
- * -EPERM. Left out: snapshot=on overlays, vmdk (not yet), I/O throttling.
+ * -EPERM. Left out: snapshot=on overlays, I/O throttling.
  */
 #include <sys/stat.h>
 
@@ -26,6 +26,8 @@ static const struct blk_driver *blk_driver_for(enum blk_format f)
         return &blk_raw_driver;
     case BLK_FORMAT_QCOW2:
         return &blk_qcow2_driver;
+    case BLK_FORMAT_VMDK:
+        return &blk_vmdk_driver;
     default:
         return NULL;
     }

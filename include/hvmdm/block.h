@@ -100,4 +100,17 @@ bool blk_parse_format(const char *s, enum blk_format *out, GError **errp);
 bool blk_parse_cache(const char *s, enum blk_cache *out, GError **errp);
 bool blk_parse_aio(const char *s, enum blk_aio_mode *out, GError **errp);
 
+/* Create a VMDK image at PATH of SIZE bytes (rounded up to 512). SUBFORMAT
+ * is "monolithicSparse" (NULL means that), "monolithicFlat",
+ * "twoGbMaxExtentSparse" or "twoGbMaxExtentFlat"; extent files go beside
+ * PATH ("disk-flat.vmdk", "disk-s001.vmdk"...). Existing files are
+ * overwritten. (block/vmdk-create.c) */
+bool vmdk_create(const char *path, uint64_t size, const char *subformat,
+                 GError **errp);
+/* The same with PARENT (a vmdk image, path relative to PATH's directory or
+ * absolute; NULL for none) as parentFileNameHint; SIZE 0 takes the parent's
+ * size. */
+bool vmdk_create_backed(const char *path, uint64_t size, const char *subformat,
+                        const char *parent, GError **errp);
+
 #endif
