@@ -14,8 +14,11 @@
 #   - a restricted /dev/kvm (/sys/module/kvm_pvm exists): the scenarios that
 #     work there directly, and all of them inside a nested KVM host booted
 #     under QEMU's software CPU (tests/kvmhost/kvmhost.sh), in one boot;
-#   - no /dev/kvm at all: every scenario that needs KVM FAILS, loudly (never
-#     a pass, never a skip); on a kvm_pvm machine the nested run still runs.
+#   - kvm_pvm loaded but no /dev/kvm (a kvm_pvm kernel that is itself a
+#     kvm_pvm guest binds none): all of them in the nested host, and a loud
+#     note that nothing ran directly;
+#   - no /dev/kvm and no kvm_pvm: every scenario that needs KVM FAILS, loudly
+#     (never a pass, never a skip).
 # --where direct|nested forces one place for every scenario.
 #
 # Environment: HVMDM  the command under test (default DIR/hvmdm; may carry
@@ -158,7 +161,7 @@ fi
 # ---- the outer run ----------------------------------------------------------
 # run_nested NAME...: one KVM-host boot running all of them.
 run_nested() {
-    local ndir=$LOGDIR/nested tap n rc t
+    local ndir=$LOGDIR/nested tap n rc t rw
     tap=$ndir/results.tap
     rm -rf "$ndir" && mkdir -p "$ndir"
     : > "$tap"
@@ -166,7 +169,12 @@ run_nested() {
     t=$(( ${#@} * SCENARIO_TIMEOUT * NESTED_SCALE / 2 + 300 ))
     [ $t -gt 1200 ] && t=1200
     echo "# nested KVM host: ${#@} scenario(s), console in $ndir/kvmhost-console.log"
-    "$TOP/tests/kvmhost/kvmhost.sh" --rw "$ndir" --mem "$NESTED_MEM" --smp 1 \
+    # The nested host sees this machine's / read-only but has its own /tmp:
+    # share the whole tree read-write when the logs are inside it, so a
+    # checkout under /tmp works too.
+    rw=$ndir
+    case $ndir in "$TOP"/*) rw=$TOP ;; esac
+    "$TOP/tests/kvmhost/kvmhost.sh" --rw "$rw" --mem "$NESTED_MEM" --smp 1 \
         --timeout "$t" --log "$ndir/kvmhost-console.log" -- \
         env HVMDM="$HVMDM" E2E_SCALE="$NESTED_SCALE" \
         "$SELF" --build "$BUILD" --log "$ndir" --inner "$tap" "$@" \
@@ -197,9 +205,13 @@ direct) direct=("${names[@]}") ;;
 nested) nested=("${names[@]}") ;;
 auto)
     if [ -d /sys/module/kvm_pvm ]; then
-        for n in "${names[@]}"; do
-            [ "${NEEDS[$n]}" = kvm ] || direct+=("$n")
-        done
+        # A kvm_pvm kernel that is itself a kvm_pvm guest binds no /dev/kvm:
+        # there only the nested host has a KVM to test on.
+        if have_kvm; then
+            for n in "${names[@]}"; do
+                [ "${NEEDS[$n]}" = kvm ] || direct+=("$n")
+            done
+        fi
         nested=("${names[@]}")
     else
         direct=("${names[@]}")
@@ -212,7 +224,10 @@ esac
     read -r -a hv0 <<< "$HVMDM"
     command -v "${hv0[0]}" > /dev/null ||
         echo "# e2e: ******** '${hv0[0]}' is not a program: build it first (make) ********"
-    if ! have_kvm; then
+    if ! have_kvm && [ -d /sys/module/kvm_pvm ]; then
+        echo "# e2e: ******** kvm_pvm is loaded but binds no /dev/kvm here:" \
+             "no direct runs; every scenario runs in the nested KVM host ********"
+    elif ! have_kvm; then
         if [ ${#direct[@]} -gt 0 ]; then
             echo "# e2e: ******** /dev/kvm is missing or unusable on this machine:" \
                  "every direct test that needs KVM FAILS ********"
