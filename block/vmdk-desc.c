@@ -303,6 +303,39 @@ bool vmdk_desc_parse(struct vmdk_desc *d, const char *filename,
     return ok;
 }
 
+/* True when LINE (up to END) is "CID = value", leading blanks allowed. */
+static bool is_cid_line(const char *line, const char *end)
+{
+    while (line < end && (*line == ' ' || *line == '\t')) {
+        line++;
+    }
+    if (end - line < 3 || strncmp(line, "CID", 3) != 0) {
+        return false;
+    }
+    line += 3;
+    while (line < end && (*line == ' ' || *line == '\t')) {
+        line++;
+    }
+    return line < end && *line == '=';
+}
+
+char *vmdk_desc_set_cid(const char *text, uint32_t cid)
+{
+    for (const char *p = text; *p;) {
+        const char *end = strchr(p, '\n'), *stop;
+        if (!end) {
+            end = p + strlen(p);
+        }
+        stop = end > p && end[-1] == '\r' ? end - 1 : end;
+        if (is_cid_line(p, stop)) {
+            return g_strdup_printf("%.*sCID=%08x%s", (int)(p - text), text, cid,
+                                   stop);
+        }
+        p = *end ? end + 1 : end;
+    }
+    return NULL;
+}
+
 char *vmdk_desc_format(const struct vmdk_desc *d)
 {
     GString *s = g_string_new("# Disk DescriptorFile\n");

@@ -7,10 +7,11 @@
  * descriptor text: vmdk-desc.c; creating images: vmdk-create.c.
  *
  * Left out: writing stream-optimized images, ESX COWD/SE sparse extents,
- * raw device map extents, updating the CID after writes, discard of sparse
- * grains (discard is passed to flat extents only).
+ * raw device map extents, discard of sparse grains (discard is passed to
+ * flat extents only).
  */
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hvmdm/log.h"
 #include "hvmdm/trace.h"
@@ -39,6 +40,7 @@ static void vmdk_free(struct vmdk *s)
         }
     }
     g_free(s->ext);
+    g_free(s->desc_text);
     blk_close(s->parent);
     vmdk_desc_free(&s->desc);
     g_mutex_clear(&s->lock);
@@ -62,6 +64,10 @@ static bool vmdk_read_embedded_desc(struct vmdk *s, struct vmdk_sparse *sp,
     }
     ok = vmdk_desc_parse(&s->desc, s->b->filename, text, len, errp);
     s->has_desc = ok;
+    s->desc_text = g_strndup(text, len);
+    s->desc_pos = sp->desc_offset * VMDK_SECTOR;
+    s->desc_room = len;
+    s->desc_embedded = true;
     g_free(text);
     return ok;
 }
@@ -188,6 +194,8 @@ static bool vmdk_open_descriptor(struct vmdk *s, uint64_t fsize, GError **errp)
         return false;
     }
     s->has_desc = vmdk_desc_parse(&s->desc, fn, text, fsize, errp);
+    s->desc_text = g_strndup(text, fsize);
+    s->desc_room = VMDK_DESC_MAX;
     g_free(text);
     if (!s->has_desc) {
         return false;
@@ -479,6 +487,57 @@ static int vmdk_write_sparse(struct vmdk *s, struct vmdk_extent *e,
     return ret;
 }
 
+/* Like VMware, give the disk a new CID before its first write after open:
+ * children made from the old contents see their parentCID no longer
+ * match. The lock is held. */
+static int vmdk_update_cid(struct vmdk *s)
+{
+    struct blk_file *f = &s->b->file;
+    uint32_t cid;
+    char *text;
+    size_t len;
+    int ret;
+
+    if (s->cid_updated || !s->desc_text || !s->desc.has_cid) {
+        s->cid_updated = true;
+        return 0;
+    }
+    do {
+        cid = g_random_int();
+    } while (cid == s->desc.cid || cid >= 0xfffffffeu);
+    text = vmdk_desc_set_cid(s->desc_text, cid);
+    len = text ? strlen(text) : 0;
+    if (!text || len > s->desc_room) {
+        g_free(text);
+        s->cid_updated = true; /* keep the old CID rather than fail */
+        return 0;
+    }
+    if (s->desc_embedded) {
+        char *room = g_malloc0(s->desc_room);
+        memcpy(room, text, len);
+        ret = blk_file_pwrite(f, s->desc_pos, room, s->desc_room);
+        g_free(room);
+    } else {
+        ret = blk_file_pwrite(f, 0, text, len);
+        if (ret == 0 && ftruncate(f->fd, (off_t)len) < 0) {
+            ret = -errno;
+        }
+    }
+    if (ret == 0) {
+        ret = blk_file_flush(f);
+    }
+    if (ret < 0) {
+        g_free(text);
+        return ret;
+    }
+    dm_trace(vmdk_cid, "%s CID %08x -> %08x", s->b->filename, s->desc.cid, cid);
+    g_free(s->desc_text);
+    s->desc_text = text;
+    s->desc.cid = cid;
+    s->cid_updated = true;
+    return 0;
+}
+
 static int vmdk_rw(struct blk *b, bool write, uint64_t off,
                    const struct iovec *iov, int niov, uint64_t len)
 {
@@ -487,6 +546,11 @@ static int vmdk_rw(struct blk *b, bool write, uint64_t off,
     uint64_t pos = 0;
     int ret = 0;
 
+    if (write) {
+        g_mutex_lock(&s->lock);
+        ret = vmdk_update_cid(s);
+        g_mutex_unlock(&s->lock);
+    }
     while (pos < len && ret == 0) {
         struct vmdk_extent *e = vmdk_find(s, off + pos);
         uint64_t x = off + pos - e->start, n = MIN(len - pos, e->len - x);

@@ -57,6 +57,9 @@ struct vmdk_desc {
 bool vmdk_desc_parse(struct vmdk_desc *d, const char *filename,
                      const char *text, size_t len, GError **errp);
 void vmdk_desc_free(struct vmdk_desc *d);
+/* TEXT with its CID line set to CID (other lines kept byte for byte), or
+ * NULL when TEXT has no CID line. */
+char *vmdk_desc_set_cid(const char *text, uint32_t cid);
 /* Descriptor text for a new image (one extent line per entry). */
 char *vmdk_desc_format(const struct vmdk_desc *d);
 /* "RW", "FLAT"... as written in descriptors */
@@ -165,6 +168,11 @@ struct vmdk {
     GMutex lock; /* sparse metadata and grain caches */
     struct vmdk_desc desc;
     bool has_desc;
+    char *desc_text;    /* as read, up to its first NUL */
+    uint64_t desc_pos;  /* where it lives in b->file */
+    size_t desc_room;   /* bytes it may grow to */
+    bool desc_embedded; /* inside a sparse extent (else the whole file) */
+    bool cid_updated;   /* this open has written: the CID changed */
     struct vmdk_extent *ext;
     unsigned n_ext;
     struct blk *parent;

@@ -678,6 +678,40 @@ static void test_vmdk_parent_cid_mismatch_refused(void)
     tb_dir_cleanup(&d);
 }
 
+/* Our first write gives the parent a new CID, as VMware and QEMU do, so a
+ * child made before no longer opens; opening without writing keeps it. */
+static void cid_changes_on_write(const char *subfmt)
+{
+    struct tb_dir d;
+    tb_dir_init(&d);
+    char *base = create(&d, "base.vmdk", subfmt, "1M");
+    char *child = tb_path(&d, "child.vmdk");
+    uint8_t w[512] = { 1 };
+    struct blk *b;
+
+    TB_RUN("qemu-img", "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F",
+           "vmdk", child);
+    blk_close(tb_open(base, BLK_FORMAT_VMDK, false));
+    blk_close(tb_open(child, BLK_FORMAT_VMDK, true));
+
+    b = tb_open(base, BLK_FORMAT_VMDK, false);
+    g_assert_cmpint(blk_pwrite(b, 0, w, sizeof(w)), ==, 0);
+    g_assert_cmpint(blk_pwrite(b, 4096, w, sizeof(w)), ==, 0);
+    blk_close(b);
+    assert_refused(child, "child.vmdk", "parentCID");
+    assert_vmdk_check_clean(base);
+    TB_RUN("qemu-io", "-f", "vmdk", "-c", "read -P 1 0 1", base);
+    g_free(base);
+    g_free(child);
+    tb_dir_cleanup(&d);
+}
+
+static void test_vmdk_write_changes_cid(void)
+{
+    cid_changes_on_write("monolithicSparse");
+    cid_changes_on_write("monolithicFlat");
+}
+
 /* ---- descriptors --------------------------------------------------------- */
 
 /* Extents of every kind in one disk: FLAT at an offset, ZERO, RDONLY. */
@@ -893,6 +927,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vmdk/parent/loop", test_vmdk_parent_loop_refused);
     g_test_add_func("/vmdk/parent/cid-mismatch",
                     test_vmdk_parent_cid_mismatch_refused);
+    g_test_add_func("/vmdk/parent/cid-changes-on-write",
+                    test_vmdk_write_changes_cid);
     g_test_add_func("/vmdk/desc/mixed-extents",
                     test_vmdk_descriptor_mixed_extents);
     g_test_add_func("/vmdk/desc/extent-is-itself",
