@@ -99,6 +99,7 @@ lib-srcs += firmware/rom.c firmware/e820.c
 lib-srcs += block/block.c block/file.c block/raw.c block/aio.c
 lib-srcs += block/qcow2.c block/qcow2-refcount.c
 lib-srcs += block/vmdk.c block/vmdk-sparse.c block/vmdk-desc.c block/vmdk-create.c
+lib-srcs += block/vmdk-check.c
 lib-srcs-$(CONFIG_URING) += block/uring.c
 
 lib-srcs += $(lib-srcs-y)

@@ -113,4 +113,32 @@ bool vmdk_create(const char *path, uint64_t size, const char *subformat,
 bool vmdk_create_backed(const char *path, uint64_t size, const char *subformat,
                         const char *parent, GError **errp);
 
+/* Facts about the vmdk image B for hvmdm-img info (block/vmdk-check.c). */
+struct vmdk_info {
+    char *create_type;   /* createType, or NULL (a bare sparse extent) */
+    char *parent_hint;   /* parentFileNameHint as written, or NULL */
+    uint32_t cid;        /* 0xffffffff when not recorded */
+    uint32_t parent_cid; /* 0xffffffff without a parent */
+    unsigned n_extents;
+    char **extent_files; /* NULL-terminated; "" for ZERO/NOACCESS extents */
+    uint64_t grain_size; /* bytes, of the last sparse extent; 0 if none */
+    bool compressed;     /* stream-optimized grains */
+};
+bool vmdk_get_info(struct blk *b, struct vmdk_info *info, GError **errp);
+void vmdk_info_clear(struct vmdk_info *info);
+
+struct vmdk_check_result {
+    uint64_t corruptions;      /* found */
+    uint64_t check_errors;     /* I/O errors that stopped parts of it */
+    uint64_t total_grains;     /* in sparse extents */
+    uint64_t allocated_grains;
+    GPtrArray *messages;       /* one line per problem (char *) */
+};
+
+/* Check the sparse extents of the vmdk image B: every grain inside its file,
+ * no grain used twice, grain directory and tables equal to their redundant
+ * copies. False with ERRP only when B is not vmdk. */
+bool vmdk_check(struct blk *b, struct vmdk_check_result *res, GError **errp);
+void vmdk_check_result_clear(struct vmdk_check_result *res);
+
 #endif

@@ -895,6 +895,80 @@ static void test_vmdk_corrupt_gte_fails_request(void)
     tb_dir_cleanup(&d);
 }
 
+/* ---- check and info ------------------------------------------------------ */
+
+static uint64_t check_corruptions(const char *p)
+{
+    struct vmdk_check_result res;
+    GError *err = NULL;
+    struct blk *b = tb_open(p, BLK_FORMAT_VMDK, true);
+    uint64_t n;
+
+    g_assert_true(vmdk_check(b, &res, &err));
+    g_assert_no_error(err);
+    for (guint i = 0; i < res.messages->len; i++) {
+        g_test_message("%s", (char *)res.messages->pdata[i]);
+    }
+    g_assert_cmpuint(res.messages->len, ==, res.corruptions);
+    g_assert_cmpuint(res.check_errors, ==, 0);
+    n = res.corruptions;
+    vmdk_check_result_clear(&res);
+    blk_close(b);
+    return n;
+}
+
+static void test_vmdk_check_finds_shared_and_mismatched_grains(void)
+{
+    struct tb_dir d;
+    tb_dir_init(&d);
+    char *p = create(&d, "c.vmdk", "monolithicSparse", "1M");
+    uint64_t e0, e1;
+
+    qemu_io(p, "write -P 1 0 128k");
+    g_assert_cmpuint(check_corruptions(p), ==, 0);
+    /* grain 1 points at grain 0's data, in the primary table only */
+    e0 = gte_offset(p, H_GD, 0);
+    e1 = gte_offset(p, H_GD, 1);
+    patch_le(p, e1, read_le(p, e0, 4), 4);
+    g_assert_cmpuint(check_corruptions(p), ==, 2);
+    g_free(p);
+    tb_dir_cleanup(&d);
+}
+
+static void test_vmdk_info_reports_descriptor(void)
+{
+    struct tb_dir d;
+    tb_dir_init(&d);
+    char *base = create(&d, "base.vmdk", "twoGbMaxExtentFlat", "3G");
+    char *child = tb_path(&d, "child.vmdk");
+    struct vmdk_info bi, ci;
+    GError *err = NULL;
+    struct blk *b, *c;
+
+    TB_RUN("qemu-img", "create", "-q", "-f", "vmdk", "-b", "base.vmdk", "-F",
+           "vmdk", child);
+    b = tb_open(base, BLK_FORMAT_VMDK, true);
+    c = tb_open(child, BLK_FORMAT_VMDK, true);
+    g_assert_true(vmdk_get_info(b, &bi, &err));
+    g_assert_true(vmdk_get_info(c, &ci, &err));
+    g_assert_no_error(err);
+    g_assert_cmpstr(bi.create_type, ==, "twoGbMaxExtentFlat");
+    g_assert_cmpuint(bi.n_extents, ==, 2);
+    g_assert_true(g_str_has_suffix(bi.extent_files[1], "base-f002.vmdk"));
+    g_assert_null(bi.parent_hint);
+    g_assert_cmpstr(ci.create_type, ==, "monolithicSparse");
+    g_assert_cmpstr(ci.parent_hint, ==, "base.vmdk");
+    g_assert_cmphex(ci.parent_cid, ==, bi.cid);
+    g_assert_cmpuint(ci.grain_size, ==, 64 * KiB);
+    vmdk_info_clear(&bi);
+    vmdk_info_clear(&ci);
+    blk_close(b);
+    blk_close(c);
+    g_free(base);
+    g_free(child);
+    tb_dir_cleanup(&d);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -948,5 +1022,8 @@ int main(int argc, char **argv)
                     test_vmdk_hostile_gd_entry_past_eof);
     g_test_add_func("/vmdk/hostile/corrupt-gte",
                     test_vmdk_corrupt_gte_fails_request);
+    g_test_add_func("/vmdk/check/shared-and-mismatched-grains",
+                    test_vmdk_check_finds_shared_and_mismatched_grains);
+    g_test_add_func("/vmdk/info/descriptor", test_vmdk_info_reports_descriptor);
     return g_test_run();
 }
