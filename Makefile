@@ -91,6 +91,7 @@ lib-srcs += hw/isa/serial.c hw/isa/debugcon.c hw/isa/post.c
 lib-srcs += hw/pc.c
 lib-srcs += hw/pci/pci.c hw/pci/i440fx.c hw/pci/piix3.c
 lib-srcs += hw/isa/fw_cfg.c
+lib-srcs += hw/ide/core.c hw/ide/atapi.c hw/ide/piix.c hw/ide/drive.c
 
 # firmware/
 lib-srcs += firmware/rom.c firmware/e820.c
@@ -98,6 +99,7 @@ lib-srcs += firmware/rom.c firmware/e820.c
 # block/
 lib-srcs += block/block.c block/file.c block/raw.c block/aio.c
 lib-srcs += block/qcow2.c block/qcow2-refcount.c
+lib-srcs += block/blockdev.c
 lib-srcs += block/vmdk.c block/vmdk-sparse.c block/vmdk-desc.c block/vmdk-create.c
 lib-srcs += block/vmdk-check.c
 lib-srcs-$(CONFIG_URING) += block/uring.c

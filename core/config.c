@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "hvmdm/blockdev.h"
 #include "hvmdm/config.h"
 #include "hvmdm/dev.h"
 
@@ -313,6 +314,8 @@ struct dm_config *dm_config_new(void)
     cfg->debugcons = g_ptr_array_new_with_free_func(g_free);
     cfg->fw_cfg = g_ptr_array_new_with_free_func(g_free);
     cfg->traces = g_ptr_array_new_with_free_func(g_free);
+    cfg->drives = g_ptr_array_new_with_free_func(g_free);
+    cfg->drive_sources = g_ptr_array_new_with_free_func(g_free);
     cfg->log_level = 1; /* DM_LOG_WARN */
     return cfg;
 }
@@ -335,6 +338,8 @@ void dm_config_free(struct dm_config *cfg)
     g_ptr_array_free(cfg->debugcons, TRUE);
     g_ptr_array_free(cfg->fw_cfg, TRUE);
     g_ptr_array_free(cfg->traces, TRUE);
+    g_ptr_array_free(cfg->drives, TRUE);
+    g_ptr_array_free(cfg->drive_sources, TRUE);
     g_free(cfg->monitor);
     g_free(cfg->boot);
     g_free(cfg);
@@ -906,6 +911,35 @@ static bool cli_boot(struct dm_config *cfg, const char *opt, const char *arg,
     return true;
 }
 
+/* -drive SPEC, -hda..-hdd FILE, -cdrom FILE: checked here, placed and opened
+ * by the board (block/blockdev.c). */
+static bool cli_drive(struct dm_config *cfg, const char *opt, const char *arg,
+                      bool *exit_now, GError **errp)
+{
+    g_autofree char *source = g_strdup_printf("-%s %s", opt, arg);
+    char *spec;
+    struct blockdev_drive *d;
+
+    if (strcmp(opt, "drive") == 0) {
+        spec = g_strdup(arg);
+    } else if (!cli_nonempty(opt, arg, "an image file name", errp)) {
+        return false;
+    } else if (strcmp(opt, "cdrom") == 0) {
+        spec = blockdev_short_spec(arg, 2, true);
+    } else {
+        spec = blockdev_short_spec(arg, opt[2] - 'a', false);
+    }
+    d = blockdev_parse(source, spec, errp);
+    if (!d) {
+        g_free(spec);
+        return false;
+    }
+    blockdev_drive_free(d);
+    g_ptr_array_add(cfg->drives, spec);
+    g_ptr_array_add(cfg->drive_sources, g_steal_pointer(&source));
+    return true;
+}
+
 static bool cli_help(struct dm_config *cfg, const char *opt, const char *arg,
                      bool *exit_now, GError **errp)
 {
@@ -958,6 +992,13 @@ static const struct dm_cli_option dm_cli_options[] = {
     { "v", NULL, cli_flag, "more log messages (repeatable)" },
     { "fw_cfg", "name=N,file=F|string=S", cli_fw_cfg, "add a fw_cfg file" },
     { "boot", "[order=]DRIVES", cli_boot, "boot order (a, c, d, n)" },
+    { "drive", "file=F[,if=ide|none,media=disk|cdrom,index=N,...]", cli_drive,
+      "add a drive (docs/ide.md)" },
+    { "hda", "FILE", cli_drive, "IDE primary master disk image" },
+    { "hdb", "FILE", cli_drive, "IDE primary slave disk image" },
+    { "hdc", "FILE", cli_drive, "IDE secondary master disk image" },
+    { "hdd", "FILE", cli_drive, "IDE secondary slave disk image" },
+    { "cdrom", "FILE", cli_drive, "IDE secondary master CD-ROM image" },
     { "h", NULL, cli_help, NULL },
     { "help", NULL, cli_help, "this text" },
     { "version", NULL, cli_version, "print the version" },

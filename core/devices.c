@@ -17,6 +17,9 @@ extern const struct dm_dev_type rtc_type;         /* hw/isa/rtc.c */
 extern const struct dm_dev_type serial_type;      /* hw/isa/serial.c */
 extern const struct dm_dev_type i440fx_type;      /* hw/pci/i440fx.c */
 extern const struct dm_dev_type piix3_type;       /* hw/pci/piix3.c */
+extern const struct dm_dev_type piix3_ide_type;   /* hw/ide/piix.c */
+extern const struct dm_dev_type ide_cd_type;      /* hw/ide/drive.c */
+extern const struct dm_dev_type ide_hd_type;      /* hw/ide/drive.c */
 
 static const struct dm_dev_type *const dm_dev_type_table[] = {
     &fw_cfg_io_type,
@@ -28,6 +31,9 @@ static const struct dm_dev_type *const dm_dev_type_table[] = {
     &serial_type,
     &i440fx_type,
     &piix3_type,
+    &piix3_ide_type,
+    &ide_cd_type,
+    &ide_hd_type,
     NULL,
 };
 

@@ -15,6 +15,7 @@
 #include "hvmdm/dev.h"
 #include "hvmdm/firmware.h"
 #include "hvmdm/fw_cfg.h"
+#include "hvmdm/ide.h"
 #include "hvmdm/isa.h"
 #include "hvmdm/log.h"
 #include "hvmdm/machine.h"
@@ -538,6 +539,10 @@ bool dm_pc_init(struct dm_machine *m, GError **errp)
             !pc_fw_cfg_init(m, &boot, errp)) {
             return false;
         }
+    }
+    /* IDE at 01.1 with the if=ide drives; the "bootorder" file too. */
+    if (!ide_pc_init(m, PCI_DEVFN(1, 1), errp)) {
+        return false;
     }
     /* -device devices come after this, from dm_machine_add_user_devices. */
     return true;

@@ -69,6 +69,10 @@ struct dm_config {
     bool no_reboot;
     bool no_shutdown;
     char *boot;                 /* -boot string, parsed by the board */
+    GPtrArray *drives;          /* -drive option strings; -hda..-hdd and
+                                 * -cdrom FILE in the same form (blockdev.h) */
+    GPtrArray *drive_sources;   /* per drive, the option as the user gave it
+                                 * ("-hda a.img"), for messages */
     int log_level;              /* -d / -v verbosity (enum dm_log_level,
                                  * default DM_LOG_WARN) */
 };
