@@ -75,12 +75,12 @@ lib-srcs += core/trace.c
 lib-srcs += core/irq.c
 lib-srcs += core/main-loop.c
 lib-srcs += core/timer.c
-lib-srcs += core/vmstate.c
-lib-srcs += core/chardev.c core/chardev-socket.c core/chardev-stdio.c
 lib-srcs += core/input.c
 lib-srcs += core/io.c
 lib-srcs += core/keycodes.c
 lib-srcs += core/memory.c
+lib-srcs += core/vmstate.c
+lib-srcs += core/chardev.c core/chardev-socket.c core/chardev-stdio.c
 
 # accel/
 lib-srcs += accel/accel.c accel/kvm.c accel/kvm-cpu.c accel/qtest.c
@@ -100,6 +100,7 @@ lib-srcs += firmware/rom.c firmware/e820.c
 lib-srcs += block/block.c block/file.c block/raw.c block/aio.c
 lib-srcs += block/qcow2.c block/qcow2-refcount.c
 lib-srcs += block/blockdev.c
+lib-srcs += block/qcow2-create.c block/qcow2-check.c
 lib-srcs += block/vmdk.c block/vmdk-sparse.c block/vmdk-desc.c block/vmdk-create.c
 lib-srcs += block/vmdk-check.c
 lib-srcs-$(CONFIG_URING) += block/uring.c
@@ -120,6 +121,8 @@ tool-objs := $(patsubst %.c,$(O)/%.o,$(tool-srcs))
 all: $(O)/hvmdm
 ifneq ($(tool-srcs),)
 all: $(O)/hvmdm-img
+# tests/unit/test-img runs it
+unit-programs: $(O)/hvmdm-img
 endif
 
 $(O)/%.o: %.c $(O)/config.mk

@@ -100,6 +100,90 @@ bool blk_parse_format(const char *s, enum blk_format *out, GError **errp);
 bool blk_parse_cache(const char *s, enum blk_cache *out, GError **errp);
 bool blk_parse_aio(const char *s, enum blk_aio_mode *out, GError **errp);
 
+/* ---- creating, inspecting and repairing images (hvmdm-img) ----------------
+ * block/qcow2-create.c and block/qcow2-check.c. */
+
+struct qcow2_create_opts {
+    uint64_t size;              /* virtual size in bytes */
+    uint64_t cluster_size;      /* power of two, 512 B .. 2 MiB; 0: 64 KiB */
+    unsigned version;           /* 2 (compat=0.10) or 3 (compat=1.1); 0: 3 */
+    unsigned refcount_bits;     /* 1..64, power of two (v2: 16); 0: 16 */
+    const char *backing_file;   /* recorded as given, or NULL */
+    const char *backing_format; /* recorded in a header extension, or NULL */
+    bool prealloc_metadata;     /* map every cluster at creation */
+};
+
+/* Write a new, empty qcow2 image to FILENAME (created or truncated). */
+bool qcow2_create(const char *filename, const struct qcow2_create_opts *o,
+                  GError **errp);
+/* Grow the writable qcow2 image B to SIZE bytes (the L1 table moves when it
+ * must). Shrinking is refused. */
+bool qcow2_grow(struct blk *b, uint64_t size, GError **errp);
+
+struct qcow2_snapshot_info {
+    char *id;
+    char *name;
+    uint64_t vm_state_size;
+    uint32_t date_sec, date_nsec;
+    uint64_t vm_clock_nsec;
+    uint64_t icount; /* UINT64_MAX when not recorded */
+};
+
+struct qcow2_info {
+    unsigned version;
+    uint64_t cluster_size;
+    unsigned refcount_bits;
+    bool lazy_refcounts, dirty, corrupt;
+    const char *compression; /* "zlib" or "zstd" */
+    char *backing_file;      /* as recorded, or NULL */
+    char *backing_format;    /* or NULL */
+    unsigned nb_snapshots;
+    struct qcow2_snapshot_info *snapshots;
+};
+
+/* Facts about the qcow2 image B (false if B is not qcow2 or its snapshot
+ * table is unreadable). */
+bool qcow2_get_info(struct blk *b, struct qcow2_info *info, GError **errp);
+void qcow2_info_clear(struct qcow2_info *info);
+
+enum blk_alloc {
+    BLK_ALLOC_UNALLOCATED, /* not in this image: backing file or zeros */
+    BLK_ALLOC_ZERO,        /* reads as zeros */
+    BLK_ALLOC_DATA,        /* at host offset HOST of the image file */
+    BLK_ALLOC_COMPRESSED,  /* compressed cluster(s) */
+};
+
+/* How the guest range at OFF (at most LEN bytes) is stored in the qcow2
+ * image B: *PNUM bytes from OFF alike, *HOST the host offset of OFF for
+ * BLK_ALLOC_DATA. Returns 0 or -errno. */
+int qcow2_block_status(struct blk *b, uint64_t off, uint64_t len,
+                       uint64_t *pnum, enum blk_alloc *kind, uint64_t *host);
+
+enum qcow2_repair {
+    QCOW2_REPAIR_NONE,
+    QCOW2_REPAIR_LEAKS, /* lower refcounts nothing uses */
+    QCOW2_REPAIR_ALL,   /* also raise refcounts that are too low, fix
+                           OFLAG_COPIED, rebuild a broken refcount table */
+};
+
+struct qcow2_check_result {
+    uint64_t leaks, corruptions;   /* found */
+    uint64_t leaks_fixed, corruptions_fixed;
+    uint64_t check_errors;         /* I/O errors that stopped parts of it */
+    uint64_t total_clusters;       /* guest clusters */
+    uint64_t allocated_clusters, fragmented_clusters, compressed_clusters;
+    uint64_t image_end_offset;     /* end of the last used cluster */
+    GPtrArray *messages;           /* one line per problem (char *) */
+};
+
+/* Recompute every reference count of the qcow2 image B from its L1/L2
+ * tables, snapshots and metadata, compare with the stored ones and, with
+ * REPAIR, fix the image file (B itself is left stale: reopen it). False with
+ * ERRP only when the check could not run at all. */
+bool qcow2_check(struct blk *b, enum qcow2_repair repair,
+                 struct qcow2_check_result *res, GError **errp);
+void qcow2_check_result_clear(struct qcow2_check_result *res);
+
 /* Create a VMDK image at PATH of SIZE bytes (rounded up to 512). SUBFORMAT
  * is "monolithicSparse" (NULL means that), "monolithicFlat",
  * "twoGbMaxExtentSparse" or "twoGbMaxExtentFlat"; extent files go beside
