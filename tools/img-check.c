@@ -63,7 +63,8 @@ static void img_check_human(const struct qcow2_check_result *r)
     }
 }
 
-static void img_check_json(const char *file, const struct qcow2_check_result *r,
+static void img_check_json(const char *file, const char *format,
+                           const struct qcow2_check_result *r,
                            const struct qcow2_check_result *first)
 {
     JsonBuilder *jb = json_builder_new();
@@ -98,7 +99,7 @@ static void img_check_json(const char *file, const struct qcow2_check_result *r,
     json_builder_set_member_name(jb, "filename");
     json_builder_add_string_value(jb, file);
     json_builder_set_member_name(jb, "format");
-    json_builder_add_string_value(jb, "qcow2");
+    json_builder_add_string_value(jb, format);
     json_builder_end_object(jb);
 #undef MEMBER
     root = json_builder_get_root(jb);
@@ -120,10 +121,39 @@ static void img_check_messages(const struct qcow2_check_result *r, bool quiet)
     }
 }
 
+/* vmdk: grain tables checked by the driver, reported like qcow2 results
+ * (grains as clusters); nothing is repaired. */
+static bool img_check_vmdk(struct blk *b, enum qcow2_repair repair,
+                           struct qcow2_check_result *r, int *status)
+{
+    struct vmdk_check_result v;
+    GError *err = NULL;
+
+    if (repair != QCOW2_REPAIR_NONE) {
+        img_error("%s: vmdk images cannot be repaired", blk_filename(b));
+        *status = IMG_EXIT_ERROR;
+        return false;
+    }
+    if (!vmdk_check(b, &v, &err)) {
+        *status = img_fail(err);
+        return false;
+    }
+    memset(r, 0, sizeof(*r));
+    r->messages = v.messages;
+    v.messages = NULL;
+    r->corruptions = v.corruptions;
+    r->check_errors = v.check_errors;
+    r->total_clusters = v.total_grains;
+    r->allocated_clusters = v.allocated_grains;
+    vmdk_check_result_clear(&v);
+    return true;
+}
+
 /* Open FILE and check it; false (error printed) if that could not run. */
 static bool img_check_once(const char *file, enum blk_format fmt,
                            enum qcow2_repair repair,
-                           struct qcow2_check_result *r, int *status)
+                           struct qcow2_check_result *r, int *status,
+                           const char **fmt_name)
 {
     GError *err = NULL;
     struct blk *b = img_open(file, fmt, false, BLK_CACHE_WRITEBACK, &err);
@@ -132,6 +162,12 @@ static bool img_check_once(const char *file, enum blk_format fmt,
     if (!b) {
         *status = img_fail(err);
         return false;
+    }
+    *fmt_name = blk_format_name(blk_get_format(b));
+    if (blk_get_format(b) == BLK_FORMAT_VMDK) {
+        ok = img_check_vmdk(b, repair, r, status);
+        blk_close(b);
+        return ok;
     }
     if (blk_get_format(b) != BLK_FORMAT_QCOW2) {
         img_error("%s: %s images do not support checks", file,
@@ -162,7 +198,7 @@ int img_check(int argc, char **argv)
     struct qcow2_check_result r1, r2;
     bool json = false, quiet = false;
     GError *err = NULL;
-    const char *file;
+    const char *file, *fmt_name = "qcow2";
     int c, status = IMG_EXIT_OK;
 
     while ((c = getopt_long(argc, argv, ":f:r:qU", longopts, NULL)) != -1) {
@@ -209,14 +245,14 @@ int img_check(int argc, char **argv)
                                                        : "one image file only");
     }
     file = argv[optind];
-    if (!img_check_once(file, fmt, repair, &r1, &status)) {
+    if (!img_check_once(file, fmt, repair, &r1, &status, &fmt_name)) {
         return status;
     }
     img_check_messages(&r1, quiet);
     if (repair == QCOW2_REPAIR_NONE ||
         (!r1.leaks_fixed && !r1.corruptions_fixed)) {
         if (json) {
-            img_check_json(file, &r1, NULL);
+            img_check_json(file, fmt_name, &r1, NULL);
         } else if (!quiet) {
             img_check_human(&r1);
         }
@@ -230,10 +266,10 @@ int img_check(int argc, char **argv)
                " corruptions\n\nDouble checking the fixed image now...\n",
                r1.leaks_fixed, r1.corruptions_fixed);
     }
-    if (img_check_once(file, fmt, QCOW2_REPAIR_NONE, &r2, &status)) {
+    if (img_check_once(file, fmt, QCOW2_REPAIR_NONE, &r2, &status, &fmt_name)) {
         img_check_messages(&r2, quiet);
         if (json) {
-            img_check_json(file, &r2, &r1);
+            img_check_json(file, fmt_name, &r2, &r1);
         } else if (!quiet) {
             img_check_human(&r2);
         }

@@ -431,9 +431,21 @@ static bool img_create_qcow2(struct img_create_req *r, GError **errp)
 
 static bool img_create_vmdk(struct img_create_req *r, GError **errp)
 {
-    g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                "%s: creating vmdk images is not supported yet", r->file);
-    return false;
+    static const char *const known[] = { "size", "subformat", "backing_file",
+                                         "backing_fmt", NULL };
+
+    if (!img_opts_check(r->opts, "vmdk", known, errp)) {
+        return false;
+    }
+    if (r->backing_fmt && strcmp(r->backing_fmt, "vmdk")) {
+        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
+                    "backing format %s: vmdk images can only have vmdk "
+                    "parents",
+                    r->backing_fmt);
+        return false;
+    }
+    return vmdk_create_backed(
+        r->file, r->size, img_opts_get(r->opts, "subformat"), r->backing, errp);
 }
 
 bool img_create_image(struct img_create_req *r, GError **errp)

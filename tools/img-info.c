@@ -19,6 +19,8 @@ struct img_info {
     uint64_t disk_size;
     bool is_qcow2;
     struct qcow2_info q;
+    bool is_vmdk;
+    struct vmdk_info v;
     char *full_backing; /* resolved path of the backing file */
 };
 
@@ -29,6 +31,29 @@ static void img_info_free(struct img_info *i)
     if (i->is_qcow2) {
         qcow2_info_clear(&i->q);
     }
+    if (i->is_vmdk) {
+        vmdk_info_clear(&i->v);
+    }
+}
+
+/* Bytes the files of a vmdk image take on the disk. */
+static uint64_t img_vmdk_disk_size(const char *image, const struct vmdk_info *v)
+{
+    uint64_t total = 0;
+    struct stat st;
+
+    for (char **f = v->extent_files; f && *f; f++) {
+        char *path;
+        if (!**f) {
+            continue;
+        }
+        path = img_backing_path(image, *f);
+        if (strcmp(path, image) && stat(path, &st) == 0) {
+            total += (uint64_t)st.st_blocks * 512;
+        }
+        g_free(path);
+    }
+    return total;
 }
 
 static bool img_info_collect(struct blk *b, struct img_info *i, GError **errp)
@@ -41,6 +66,17 @@ static bool img_info_collect(struct blk *b, struct img_info *i, GError **errp)
     i->size = blk_size(b);
     if (stat(i->filename, &st) == 0) {
         i->disk_size = (uint64_t)st.st_blocks * 512;
+    }
+    if (i->fmt == BLK_FORMAT_VMDK) {
+        if (!vmdk_get_info(b, &i->v, errp)) {
+            g_free(i->filename);
+            return false;
+        }
+        i->is_vmdk = true;
+        i->disk_size += img_vmdk_disk_size(i->filename, &i->v);
+        if (i->v.parent_hint) {
+            i->full_backing = img_backing_path(i->filename, i->v.parent_hint);
+        }
     }
     if (i->fmt == BLK_FORMAT_QCOW2) {
         if (!qcow2_get_info(b, &i->q, errp)) {
@@ -93,6 +129,33 @@ static void img_print_snapshots(const struct qcow2_info *q)
     }
 }
 
+static void img_print_vmdk(const struct img_info *i)
+{
+    unsigned k = 0;
+
+    if (i->v.grain_size) {
+        printf("cluster_size: %" PRIu64 "\n", i->v.grain_size);
+    }
+    if (i->v.parent_hint) {
+        if (strcmp(i->v.parent_hint, i->full_backing)) {
+            printf("backing file: %s (actual path: %s)\n", i->v.parent_hint,
+                   i->full_backing);
+        } else {
+            printf("backing file: %s\n", i->v.parent_hint);
+        }
+    }
+    printf("Format specific information:\n");
+    printf("    cid: %u\n", i->v.cid);
+    printf("    parent cid: %u\n", i->v.parent_cid);
+    if (i->v.create_type) {
+        printf("    create type: %s\n", i->v.create_type);
+    }
+    printf("    extents:\n");
+    for (char **f = i->v.extent_files; f && *f; f++, k++) {
+        printf("        [%u]:\n            filename: %s\n", k, *f);
+    }
+}
+
 static void img_print_human(const struct img_info *i)
 {
     char *vs = img_human_size(i->size), *ds = img_human_size(i->disk_size);
@@ -103,6 +166,9 @@ static void img_print_human(const struct img_info *i)
     printf("disk size: %s\n", ds);
     g_free(vs);
     g_free(ds);
+    if (i->is_vmdk) {
+        img_print_vmdk(i);
+    }
     if (!i->is_qcow2) {
         return;
     }
@@ -180,6 +246,37 @@ static void img_json_snapshots(JsonBuilder *jb, const struct qcow2_info *q)
     json_builder_end_array(jb);
 }
 
+static void img_json_vmdk(JsonBuilder *jb, const struct img_info *i)
+{
+    if (i->v.grain_size) {
+        img_json_int(jb, "cluster-size", (int64_t)i->v.grain_size);
+    }
+    json_builder_set_member_name(jb, "format-specific");
+    json_builder_begin_object(jb);
+    img_json_str(jb, "type", "vmdk");
+    json_builder_set_member_name(jb, "data");
+    json_builder_begin_object(jb);
+    img_json_int(jb, "cid", i->v.cid);
+    img_json_int(jb, "parent-cid", i->v.parent_cid);
+    if (i->v.create_type) {
+        img_json_str(jb, "create-type", i->v.create_type);
+    }
+    json_builder_set_member_name(jb, "extents");
+    json_builder_begin_array(jb);
+    for (char **f = i->v.extent_files; f && *f; f++) {
+        json_builder_begin_object(jb);
+        img_json_str(jb, "filename", *f);
+        json_builder_end_object(jb);
+    }
+    json_builder_end_array(jb);
+    json_builder_end_object(jb);
+    json_builder_end_object(jb);
+    if (i->v.parent_hint) {
+        img_json_str(jb, "full-backing-filename", i->full_backing);
+        img_json_str(jb, "backing-filename", i->v.parent_hint);
+    }
+}
+
 static void img_json_info(JsonBuilder *jb, const struct img_info *i)
 {
     json_builder_begin_object(jb);
@@ -218,6 +315,9 @@ static void img_json_info(JsonBuilder *jb, const struct img_info *i)
             }
         }
     }
+    if (i->is_vmdk) {
+        img_json_vmdk(jb, i);
+    }
     img_json_bool(jb, "dirty-flag", i->is_qcow2 && i->q.dirty);
     json_builder_end_object(jb);
 }
@@ -243,8 +343,10 @@ static struct blk *img_open_backing(const struct img_info *i, GError **errp)
 {
     enum blk_format f = BLK_FORMAT_PROBE;
 
-    if (i->q.backing_format &&
-        !img_parse_format(i->q.backing_format, &f, errp)) {
+    if (i->is_vmdk) {
+        f = BLK_FORMAT_VMDK;
+    } else if (i->q.backing_format &&
+               !img_parse_format(i->q.backing_format, &f, errp)) {
         return NULL;
     }
     return img_open(i->full_backing, f, false, BLK_CACHE_WRITEBACK, errp);

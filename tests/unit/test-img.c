@@ -241,6 +241,42 @@ static void test_img_create_preallocated_metadata_maps_all(void)
     tb_dir_cleanup(&d);
 }
 
+static void test_img_create_and_convert_vmdk(void)
+{
+    struct tb_dir d;
+    tb_dir_init(&d);
+    char *v = tb_path(&d, "a.vmdk"), *flat = tb_path(&d, "f.vmdk");
+    char *q = tb_path(&d, "a.qcow2"), *out = tb_path(&d, "b.vmdk");
+    JsonParser *p;
+    JsonObject *o;
+    struct run r;
+
+    RUN_ST(0, "hvmdm-img", "create", "-q", "-f", "vmdk", v, "10M");
+    RUN_ST(0, "hvmdm-img", "create", "-q", "-f", "vmdk", "-o",
+           "subformat=monolithicFlat", flat, "1M");
+    TB_RUN("qemu-img", "check", v);
+    o = qemu_img_info(flat, &p);
+    g_assert_cmpint(json_object_get_int_member(o, "virtual-size"), ==, MiB);
+    g_assert_cmpstr(json_object_get_string_member(o, "format"), ==, "vmdk");
+    g_object_unref(p);
+
+    TB_RUN("qemu-img", "create", "-q", "-f", "qcow2", q, "10M");
+    qemu_io("qcow2", q, "write -P 0x21 64k 1M");
+    RUN_ST(0, "hvmdm-img", "convert", "-O", "vmdk", q, out);
+    TB_RUN("qemu-img", "check", out);
+    assert_same(out, "vmdk", q, "qcow2");
+    RUN(&r, "hvmdm-img", "info", out);
+    g_assert_cmpint(r.status, ==, 0);
+    g_assert_nonnull(strstr(r.out, "create type: monolithicSparse\n"));
+    run_free(&r);
+    RUN_ST(0, "hvmdm-img", "check", out);
+    g_free(v);
+    g_free(flat);
+    g_free(q);
+    g_free(out);
+    tb_dir_cleanup(&d);
+}
+
 /* ---- info ------------------------------------------------------------------ */
 
 static void test_img_info_json_lists_backing_and_snapshots(void)
@@ -753,6 +789,7 @@ int main(int argc, char **argv)
                     test_img_create_backing_takes_size_from_backing);
     g_test_add_func("/img/create/prealloc-metadata",
                     test_img_create_preallocated_metadata_maps_all);
+    g_test_add_func("/img/create/vmdk", test_img_create_and_convert_vmdk);
     g_test_add_func("/img/info/json",
                     test_img_info_json_lists_backing_and_snapshots);
     g_test_add_func("/img/check/clean", test_img_check_clean_qemu_image);
