@@ -58,7 +58,7 @@ void ide_put_id_string(uint16_t *id, unsigned word, const char *s, size_t len)
 
 static void ide_id_checksum(uint16_t *id)
 {
-    uint8_t sum = 0xa5;
+    uint8_t sum = 0;
 
     id[255] = 0x00a5;
     for (unsigned i = 0; i < 255; i++) {
