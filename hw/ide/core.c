@@ -845,6 +845,8 @@ static void ide_cmd_diagnose(struct ide_drive *d)
         if (x->kind == IDE_NONE) {
             continue;
         }
+        x->gen++;               /* a request in flight is forgotten */
+        x->cmd_deferred = false;
         ide_set_signature(x);
         x->error = 0x01;           /* passed (device 1 passed or absent) */
         x->status = x->kind == IDE_CD ? 0 : IDE_STAT_READY;
@@ -936,6 +938,13 @@ static void ide_exec_cmd(struct ide_drive *d, uint8_t cmd)
              d->unit, cmd);
     d->cmd = cmd;
     ide_clear_irq(d);
+    if (cmd == 0x08 && d->kind == IDE_CD) {
+        /* DEVICE RESET works even while busy: it makes any request in
+         * flight stale. */
+        d->cmd_deferred = false;
+        ide_cmd_device_reset(d);
+        return;
+    }
     if (d->io_inflight) {
         /* A request from before a reset is still running: the command
          * starts when it is gone (the guest sees BSY meanwhile). */
@@ -1217,6 +1226,7 @@ void ide_detach(struct ide_drive *d)
         return;
     }
     d->gen++;
+    d->cmd_deferred = false;
     if (d->bus->bm.inflight || d->io_inflight) {
         ide_bmdma_cancel(d->bus);
         if (d->blk) {
@@ -1233,15 +1243,19 @@ void ide_detach(struct ide_drive *d)
 
 void ide_cd_set_medium(struct ide_drive *d, struct blk *blk)
 {
+    bool deferred = d->cmd_deferred;
+
     d->gen++;
+    d->cmd_deferred = false;
     if (d->blk && (d->io_inflight || d->bus->bm.inflight)) {
         ide_bmdma_cancel(d->bus);
         blk_drain(d->blk);
     }
     d->blk = blk;
     d->nb_sectors = blk ? blk_size(blk) / ATAPI_SECTOR_SIZE : 0;
-    if (d->cont != IDE_CONT_NONE || d->dma_mode != IDE_DMA_NONE ||
-        (d->status & IDE_STAT_BSY)) {
+    if (!deferred && (d->cont != IDE_CONT_NONE ||
+                      d->dma_mode != IDE_DMA_NONE ||
+                      (d->status & IDE_STAT_BSY))) {
         /* A command on the old medium ends with an error. */
         atapi_set_sense(d, 0x02, 0x3a, 0x00);
         d->cont = IDE_CONT_NONE;
@@ -1252,6 +1266,9 @@ void ide_cd_set_medium(struct ide_drive *d, struct blk *blk)
         ide_set_irq(d);
     }
     atapi_medium_changed(d, blk != NULL);
+    if (deferred) {
+        ide_exec_cmd(d, d->cmd);  /* it waited for the old medium */
+    }
 }
 
 /* ---- saved state -------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include "hvmdm/dev.h"
 #include "hvmdm/log.h"
 #include "hvmdm/machine.h"
+#include "hvmdm/memory.h"
 #include "hvmdm/pci.h"
 #include "hvmdm/trace.h"
 #include "hvmdm/vmstate.h"
@@ -57,6 +58,9 @@ struct ide_dma_req {
     struct ide_drive *d;
     unsigned gen;
     uint32_t bytes;
+    bool to_memory;
+    int niov;
+    struct iovec iov[IDE_DMA_MAX_IOV];  /* mapped guest memory */
 };
 
 static void ide_bmdma_step(struct ide_bus *b);
@@ -96,6 +100,9 @@ static void ide_bmdma_cb(void *opaque, int ret)
     bool stale = r->gen != d->gen;
     uint32_t bytes = r->bytes;
 
+    if (b->pci) {
+        dm_dma_unmap(b->pci->dev.m, r->iov, r->niov, r->to_memory);
+    }
     g_free(r);
     b->bm.inflight = false;
     if (stale) {
@@ -213,22 +220,45 @@ static int64_t ide_bmdma_gather(struct ide_bus *b, struct ide_drive *d,
     return got;
 }
 
+static void ide_bmdma_submit(struct ide_bus *b, struct ide_drive *d,
+                             struct ide_dma_req *r)
+{
+    r->b = b;
+    r->d = d;
+    r->gen = d->gen;
+    r->to_memory = d->dma_mode == IDE_DMA_BLK_READ;
+    b->bm.inflight = true;
+    if (r->to_memory) {
+        blk_preadv(d->blk, b->bm.offset + b->bm.done, r->iov, r->niov,
+                   ide_bmdma_cb, r);
+    } else {
+        blk_pwritev(d->blk, b->bm.offset + b->bm.done, r->iov, r->niov,
+                    ide_bmdma_cb, r);
+    }
+}
+
 static void ide_bmdma_step(struct ide_bus *b)
 {
     struct ide_bmdma *bm = &b->bm;
     struct ide_drive *d = ide_bmdma_drive(b);
 
     while (d && bm->walking && (bm->cmd & BM_CMD_START) && !bm->inflight) {
-        struct iovec iov[IDE_DMA_MAX_IOV];
+        bool blk_mode = d->dma_mode == IDE_DMA_BLK_READ ||
+                        d->dma_mode == IDE_DMA_BLK_WRITE;
         struct ide_dma_req *r;
-        int niov;
         int64_t got;
 
         if (bm->done >= bm->total) {
             ide_bmdma_finish(b, d, IDE_DMA_OK);
             return;
         }
-        got = ide_bmdma_gather(b, d, iov, &niov);
+        r = g_new0(struct ide_dma_req, 1);
+        got = ide_bmdma_gather(b, d, r->iov, &r->niov);
+        if (got <= 0 || !blk_mode) {
+            dm_dma_unmap(b->pci->dev.m, r->iov, r->niov,
+                         d->dma_mode == IDE_DMA_BLK_READ);
+            g_free(r);
+        }
         if (got < 0) {
             ide_bmdma_finish(b, d, IDE_DMA_BUS_ERROR);
             return;
@@ -242,23 +272,12 @@ static void ide_bmdma_step(struct ide_bus *b)
             bm->walking = false;
             return;
         }
-        if (d->dma_mode == IDE_DMA_BUF_IN || d->dma_mode == IDE_DMA_BUF_OUT) {
+        if (!blk_mode) {
             bm->done += (uint32_t)got;
             continue;
         }
-        r = g_new0(struct ide_dma_req, 1);
-        r->b = b;
-        r->d = d;
-        r->gen = d->gen;
         r->bytes = (uint32_t)got;
-        bm->inflight = true;
-        if (d->dma_mode == IDE_DMA_BLK_READ) {
-            blk_preadv(d->blk, bm->offset + bm->done, iov, niov, ide_bmdma_cb,
-                       r);
-        } else {
-            blk_pwritev(d->blk, bm->offset + bm->done, iov, niov,
-                        ide_bmdma_cb, r);
-        }
+        ide_bmdma_submit(b, d, r);
         return;
     }
 }
