@@ -108,7 +108,9 @@ exec 9>&-
 rm -f "$RW/.kvmhost-rc"
 trap 'rm -f "$RW/.kvmhost-cmd" "$RW/.kvmhost-rc"' EXIT
 
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -smp "$SMP" -m "$MEM" \
+# --foreground: QEMU stays in the terminal's process group, so on an interactive
+# terminal (make demo) its -serial stdio is not stopped by SIGTTOU.
+timeout --foreground "$TIMEOUT" qemu-system-x86_64 -accel tcg,thread=multi -cpu EPYC,+svm,+npt -smp "$SMP" -m "$MEM" \
   -nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
   -kernel "$KERNEL" -initrd "$INITRD" -append "console=ttyS0 quiet panic=-1 kvmhost.rw=$RW" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
