@@ -558,7 +558,7 @@ bool img_chain_open(struct img_chain *c, struct blk *top, GError **errp)
     }
     for (unsigned i = 0; i < c->n; i++) {
         c->fd[i] = -1;
-        if (blk_get_format(c->b[i]) == BLK_FORMAT_RAW) {
+        if (blk_get_format(c->b[i]) != BLK_FORMAT_VMDK) {
             c->fd[i] = open(blk_filename(c->b[i]), O_RDONLY | O_CLOEXEC);
         }
     }

@@ -75,7 +75,9 @@ char *img_backing_path(const char *image, const char *backing);
 struct img_chain {
     unsigned n;
     struct blk *b[IMG_MAX_CHAIN];
-    int fd[IMG_MAX_CHAIN]; /* raw images: for SEEK_DATA / SEEK_HOLE */
+    int fd[IMG_MAX_CHAIN]; /* the image files (not vmdk), read-only: for
+                              SEEK_DATA / SEEK_HOLE and reading data at the
+                              offsets img_chain_status reports */
 };
 
 /* The top image is TOP (not owned); its backing files are opened. */
