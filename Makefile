@@ -7,7 +7,8 @@
 #                       tests; ends with "N passed, N failed"
 #   make check-unit | check-asan | check-e2e   one part (no package install)
 #   make demo           boot SeaBIOS with its serial console on this terminal
-#   make bench          SeaBIOS benchmarks side by side with QEMU
+#   make bench          SeaBIOS benchmarks side by side with QEMU, and
+#                       hvmdm-img convert against qemu-img convert
 #   make unit-programs  build the unit test binaries
 #   make format         clang-format the sources
 #   make clean          remove $(O) and its sanitizer twin
@@ -184,6 +185,7 @@ demo: deps
 bench: deps
 	@$(SUBMAKE) O=$(O) all
 	@tests/perf/seabios.sh --build $(O)
+	@tests/perf/img-convert.sh --build $(O)
 
 format:
 	clang-format -i $(lib-srcs) core/main.c $(tool-srcs) $(wildcard include/hvmdm/*.h)
