@@ -20,9 +20,10 @@ run_pkgs="seabios ipxe-qemu"
 # Tests: QEMU as the reference and as the nested KVM host's CPU
 # (tests/kvmhost), qemu-img as the image referee, busybox and cpio for the
 # KVM host's initramfs, util-linux for unshare/flock, clang-format for
-# `make format`.
+# `make format`; isolinux, syslinux-common and xorriso for the test guest's
+# ISO (tests/guest/build.sh).
 test_pkgs="qemu-system-x86 qemu-utils busybox-static cpio util-linux
-    clang-format"
+    clang-format isolinux syslinux-common xorriso"
 
 all_pkgs="$build_pkgs $run_pkgs $test_pkgs"
 
