@@ -15,9 +15,9 @@
 #define BLOCKDEV_ID_MAX 64
 
 static const char *const blockdev_keys[] = {
-    "file", "format", "if", "id", "index", "bus", "unit", "media",
-    "readonly", "cache", "aio", "werror", "rerror", "discard", "snapshot",
-    NULL,
+    "file",   "format",  "if",       "id",    "index", "bus",
+    "unit",   "media",   "readonly", "cache", "aio",   "werror",
+    "rerror", "discard", "snapshot", NULL,
 };
 
 char *blockdev_short_spec(const char *file, int index, bool cdrom)
@@ -233,9 +233,9 @@ static bool blockdev_parse_position(struct blockdev_drive *d,
         return false;
     }
     if (index >= 0 && (d->bus >= 0 || d->unit >= 0)) {
-        g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                    "%s: index= cannot be combined with bus= or unit=",
-                    d->source);
+        g_set_error(
+            errp, DM_ERROR, DM_ERROR_INVALID,
+            "%s: index= cannot be combined with bus= or unit=", d->source);
         return false;
     }
     if (d->iface == BLOCKDEV_IF_NONE) {
@@ -283,8 +283,8 @@ struct blockdev_drive *blockdev_parse(const char *source, const char *spec,
         if (!blockdev_id_valid(v)) {
             g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                         "%s: id=%s: expected a letter then letters, digits, "
-                        "'-', '.' or '_' (at most %d)", source, v,
-                        BLOCKDEV_ID_MAX);
+                        "'-', '.' or '_' (at most %d)",
+                        source, v, BLOCKDEV_ID_MAX);
             goto fail;
         }
         d->id = g_strdup(v);
@@ -295,7 +295,8 @@ struct blockdev_drive *blockdev_parse(const char *source, const char *spec,
     } else if (d->media == BLOCKDEV_MEDIA_DISK) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: missing file= (only a media=cdrom drive may be "
-                    "empty)", source);
+                    "empty)",
+                    source);
         goto fail;
     }
     dm_opts_free(o);
@@ -392,8 +393,8 @@ static bool blockdev_name(GPtrArray *t, struct blockdev_drive *d,
 
 GPtrArray *blockdev_table_new(const struct dm_config *cfg, GError **errp)
 {
-    GPtrArray *t = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)blockdev_drive_free);
+    GPtrArray *t =
+        g_ptr_array_new_with_free_func((GDestroyNotify)blockdev_drive_free);
     unsigned none_count = 0;
 
     if (!cfg->drives) {
@@ -405,8 +406,8 @@ GPtrArray *blockdev_table_new(const struct dm_config *cfg, GError **errp)
         const char *src = cfg->drive_sources && i < cfg->drive_sources->len
                               ? g_ptr_array_index(cfg->drive_sources, i)
                               : NULL;
-        g_autofree char *source = src ? g_strdup(src)
-                                      : g_strdup_printf("-drive %s", spec);
+        g_autofree char *source =
+            src ? g_strdup(src) : g_strdup_printf("-drive %s", spec);
         struct blockdev_drive *d = blockdev_parse(source, spec, errp);
 
         if (!d) {

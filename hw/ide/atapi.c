@@ -38,8 +38,8 @@
 
 /* media_state: what a changed medium still has to tell the guest. */
 #define ATAPI_MEDIA_SETTLED 0
-#define ATAPI_MEDIA_NOT_READY 1   /* next media access: NOT READY */
-#define ATAPI_MEDIA_UA 2          /* next command: UNIT ATTENTION 28/00 */
+#define ATAPI_MEDIA_NOT_READY 1 /* next media access: NOT READY */
+#define ATAPI_MEDIA_UA 2        /* next command: UNIT ATTENTION 28/00 */
 
 /* GESN media event codes (MMC-5 table 172). */
 #define GESN_NO_CHANGE 0
@@ -52,7 +52,7 @@
 #define PROFILE_CD_ROM 0x0008
 #define PROFILE_DVD_ROM 0x0010
 
-#define ATAPI_CD_MAX_BYTES 737280000ull   /* 80 minutes of mode 1 data */
+#define ATAPI_CD_MAX_BYTES 737280000ull /* 80 minutes of mode 1 data */
 #define ATAPI_READ_CHUNK (IDE_IO_BUFFER_SIZE / ATAPI_SECTOR_SIZE)
 #define ATAPI_MAX_XFER_SECTORS (UINT32_MAX / ATAPI_SECTOR_SIZE)
 #define ATAPI_BCL_DEFAULT 0xfffe
@@ -250,8 +250,7 @@ static void atapi_reply(struct ide_drive *d, uint32_t len, uint32_t alloc)
     atapi_pio_next(d);
 }
 
-static void atapi_start_read(struct ide_drive *d, uint32_t lba,
-                             uint32_t count)
+static void atapi_start_read(struct ide_drive *d, uint32_t lba, uint32_t count)
 {
     struct ide_atapi *a = &d->atapi;
 
@@ -301,7 +300,7 @@ void atapi_dma_done(struct ide_drive *d, enum ide_dma_result r)
 
 static void atapi_test_unit_ready(struct ide_drive *d, const uint8_t *p)
 {
-    atapi_cmd_ok(d);  /* CHECK_READY did the work */
+    atapi_cmd_ok(d); /* CHECK_READY did the work */
 }
 
 static void atapi_request_sense(struct ide_drive *d, const uint8_t *p)
@@ -314,9 +313,9 @@ static void atapi_request_sense(struct ide_drive *d, const uint8_t *p)
         a->media_state = ATAPI_MEDIA_SETTLED;
     }
     memset(buf, 0, 18);
-    buf[0] = 0x70;          /* current error, fixed format */
+    buf[0] = 0x70; /* current error, fixed format */
     buf[2] = a->sense_key;
-    buf[7] = 10;            /* additional sense length */
+    buf[7] = 10; /* additional sense length */
     buf[12] = a->asc;
     buf[13] = a->ascq;
     /* Reported: the condition is gone (SPC-3 6.27). */
@@ -328,16 +327,16 @@ static void atapi_inquiry(struct ide_drive *d, const uint8_t *p)
 {
     uint8_t *buf = d->io_buffer;
 
-    if (p[1] & 0x01) {      /* EVPD: no vital product data pages */
+    if (p[1] & 0x01) { /* EVPD: no vital product data pages */
         atapi_invalid_field(d);
         return;
     }
     memset(buf, 0, 36);
-    buf[0] = 0x05;          /* CD/DVD device */
-    buf[1] = 0x80;          /* removable */
+    buf[0] = 0x05; /* CD/DVD device */
+    buf[1] = 0x80; /* removable */
     buf[2] = 0x00;
-    buf[3] = 0x21;          /* ATAPI, response data format 1 */
-    buf[4] = 36 - 5;        /* additional length */
+    buf[3] = 0x21;   /* ATAPI, response data format 1 */
+    buf[4] = 36 - 5; /* additional length */
     ide_padstr((char *)buf + 8, "HVMDM", 8);
     ide_padstr((char *)buf + 16, d->model, 16);
     ide_padstr((char *)buf + 32, d->version, 4);
@@ -366,22 +365,21 @@ static void atapi_read_cd(struct ide_drive *d, const uint8_t *p)
     uint8_t type = (p[1] >> 2) & 7;
     uint32_t count = (uint32_t)p[6] << 16 | (uint32_t)p[7] << 8 | p[8];
 
-    if (type != 0 && type != 2) {   /* any, or mode 1: a data disc */
+    if (type != 0 && type != 2) { /* any, or mode 1: a data disc */
         atapi_cmd_error(d, SENSE_ILLEGAL_REQUEST, ASC_ILLEGAL_MODE, 0);
         return;
     }
-    if (p[10] & 7) {                /* sub-channel data */
+    if (p[10] & 7) { /* sub-channel data */
         atapi_invalid_field(d);
         return;
     }
     switch (p[9] & 0xf8) {
-    case 0x00:                      /* nothing: the range is checked only */
+    case 0x00: /* nothing: the range is checked only */
         count = 0;
         /* fall through */
-    case 0x10:                      /* user data, 2048 bytes */
+    case 0x10: /* user data, 2048 bytes */
         if (be32(p + 2) > d->nb_sectors) {
-            atapi_cmd_error(d, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE,
-                            0);
+            atapi_cmd_error(d, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE, 0);
             return;
         }
         atapi_start_read(d, be32(p + 2), count);
@@ -405,7 +403,7 @@ static void atapi_seek(struct ide_drive *d, const uint8_t *p)
 static uint32_t toc_track(uint8_t *q, uint8_t track, uint32_t lba, bool msf)
 {
     memset(q, 0, 8);
-    q[1] = 0x14;                    /* ADR 1, data track */
+    q[1] = 0x14; /* ADR 1, data track */
     q[2] = track;
     if (msf) {
         lba_to_msf(q + 5, lba);
@@ -419,7 +417,7 @@ static uint32_t toc_raw_entry(uint8_t *q, uint8_t point, uint8_t pmin,
                               uint8_t psec, uint8_t pframe)
 {
     memset(q, 0, 11);
-    q[0] = 1;                       /* session */
+    q[0] = 1; /* session */
     q[1] = 0x14;
     q[3] = point;
     q[8] = pmin;
@@ -436,10 +434,10 @@ static void atapi_read_toc(struct ide_drive *d, const uint8_t *p)
     uint32_t len = 4, end = (uint32_t)MIN(d->nb_sectors, 0xffffffffull);
 
     if (format == 0 && (p[9] >> 6)) {
-        format = p[9] >> 6;         /* the older place of the format */
+        format = p[9] >> 6; /* the older place of the format */
     }
-    buf[2] = 1;                     /* first track / session */
-    buf[3] = 1;                     /* last track / session */
+    buf[2] = 1; /* first track / session */
+    buf[3] = 1; /* last track / session */
     switch (format) {
     case 0:
         if (track > 1 && track != 0xaa) {
@@ -451,10 +449,10 @@ static void atapi_read_toc(struct ide_drive *d, const uint8_t *p)
         }
         len += toc_track(buf + len, 0xaa, end, msf);
         break;
-    case 1:                         /* multi-session: one session */
+    case 1: /* multi-session: one session */
         len += toc_track(buf + len, 1, 0, msf);
         break;
-    case 2:                         /* raw TOC, always MSF */
+    case 2: /* raw TOC, always MSF */
         lba_to_msf(m, end);
         len += toc_raw_entry(buf + len, 0xa0, 1, 0x00, 0);
         len += toc_raw_entry(buf + len, 0xa1, 1, 0, 0);
@@ -480,37 +478,37 @@ static uint32_t atapi_mode_page(struct ide_drive *d, uint8_t page,
     uint32_t len;
 
     switch (page) {
-    case 0x01:                      /* read error recovery */
+    case 0x01: /* read error recovery */
         len = 12;
         memset(q, 0, len);
         if (!changeable) {
-            q[3] = 5;               /* read retry count */
+            q[3] = 5; /* read retry count */
         }
         break;
-    case 0x0e:                      /* CD audio control */
+    case 0x0e: /* CD audio control */
         len = 16;
         memset(q, 0, len);
         if (!changeable) {
-            q[2] = 0x04;            /* immediate */
-            q[8] = 0x01;            /* port 0: channel 0 */
+            q[2] = 0x04; /* immediate */
+            q[8] = 0x01; /* port 0: channel 0 */
             q[9] = 0xff;
-            q[10] = 0x02;           /* port 1: channel 1 */
+            q[10] = 0x02; /* port 1: channel 1 */
             q[11] = 0xff;
         }
         break;
-    case 0x2a:                      /* capabilities and mechanical status */
+    case 0x2a: /* capabilities and mechanical status */
         len = 20;
         memset(q, 0, len);
         if (!changeable) {
-            q[2] = 0x3b;            /* reads CD-R, CD-RW, method 2, DVD-ROM */
-            q[4] = 0x71;            /* audio play, mode 2 form 1/2, multi */
-            q[5] = 0x03;            /* CD-DA commands, accurate */
+            q[2] = 0x3b; /* reads CD-R, CD-RW, method 2, DVD-ROM */
+            q[4] = 0x71; /* audio play, mode 2 form 1/2, multi */
+            q[5] = 0x03; /* CD-DA commands, accurate */
             /* tray loading, eject, lock supported, current lock state */
             q[6] = (uint8_t)(0x29 | (d->atapi.tray_locked ? 0x02 : 0));
-            put_be16(q + 8, 706);   /* maximum read speed, kB/s (4x) */
-            put_be16(q + 10, 2);    /* volume levels */
-            put_be16(q + 12, 512);  /* buffer size, KiB */
-            put_be16(q + 14, 706);  /* current read speed */
+            put_be16(q + 8, 706);  /* maximum read speed, kB/s (4x) */
+            put_be16(q + 10, 2);   /* volume levels */
+            put_be16(q + 12, 512); /* buffer size, KiB */
+            put_be16(q + 14, 706); /* current read speed */
         }
         break;
     default:
@@ -529,7 +527,7 @@ static void atapi_mode_sense(struct ide_drive *d, const uint8_t *p)
     uint32_t hdr = ten ? 8 : 4, len = hdr, alloc = ten ? be16(p + 7) : p[4];
     uint8_t *buf = d->io_buffer;
 
-    if (pc == 3) {                  /* saved values */
+    if (pc == 3) { /* saved values */
         atapi_cmd_error(d, SENSE_ILLEGAL_REQUEST, ASC_SAVING_NOT_SUPPORTED, 0);
         return;
     }
@@ -549,7 +547,7 @@ static void atapi_mode_sense(struct ide_drive *d, const uint8_t *p)
     }
     if (ten) {
         put_be16(buf, (uint16_t)(len - 2));
-        buf[2] = 0x70;              /* medium type (obsolete in MMC) */
+        buf[2] = 0x70; /* medium type (obsolete in MMC) */
     } else {
         buf[0] = (uint8_t)(len - 1);
         buf[1] = 0x70;
@@ -571,7 +569,7 @@ static void atapi_start_stop(struct ide_drive *d, const uint8_t *p)
     bool loej = p[4] & 0x02, start = p[4] & 0x01;
 
     if (!loej || (p[4] >> 4)) {
-        atapi_cmd_ok(d);            /* spin up/down, power conditions */
+        atapi_cmd_ok(d); /* spin up/down, power conditions */
         return;
     }
     if (!start) {
@@ -610,7 +608,7 @@ static uint32_t feature_hdr(uint8_t *q, uint16_t code, uint8_t flags,
                             uint8_t len)
 {
     put_be16(q, code);
-    q[2] = flags;                   /* version << 2 | persistent | current */
+    q[2] = flags; /* version << 2 | persistent | current */
     q[3] = len;
     return 4;
 }
@@ -622,7 +620,7 @@ static uint32_t atapi_feature(struct ide_drive *d, uint16_t code, uint8_t *q)
     bool cur = profile != PROFILE_NONE;
 
     switch (code) {
-    case 0x0000:                    /* profile list */
+    case 0x0000: /* profile list */
         feature_hdr(q, code, 0x03, 8);
         put_be16(q + 4, PROFILE_DVD_ROM);
         q[6] = profile == PROFILE_DVD_ROM;
@@ -631,32 +629,32 @@ static uint32_t atapi_feature(struct ide_drive *d, uint16_t code, uint8_t *q)
         q[10] = profile == PROFILE_CD_ROM;
         q[11] = 0;
         return 12;
-    case 0x0001:                    /* core: ATAPI */
+    case 0x0001: /* core: ATAPI */
         feature_hdr(q, code, 0x07, 8);
         put_be32(q + 4, 2);
         memset(q + 8, 0, 4);
         return 12;
-    case 0x0002:                    /* morphing: GESN polling */
+    case 0x0002: /* morphing: GESN polling */
         feature_hdr(q, code, 0x07, 4);
         memset(q + 4, 0, 4);
         q[4] = 0x02;
         return 8;
-    case 0x0003:                    /* removable medium: tray, eject, lock */
+    case 0x0003: /* removable medium: tray, eject, lock */
         feature_hdr(q, code, 0x03, 4);
         memset(q + 4, 0, 4);
         q[4] = 0x29;
         return 8;
-    case 0x0010:                    /* random readable */
+    case 0x0010: /* random readable */
         feature_hdr(q, code, cur, 8);
         put_be32(q + 4, ATAPI_SECTOR_SIZE);
         put_be16(q + 8, profile == PROFILE_DVD_ROM ? 16 : 1);
         q[10] = q[11] = 0;
         return 12;
-    case 0x001e:                    /* CD read */
+    case 0x001e: /* CD read */
         feature_hdr(q, code, (uint8_t)(0x08 | (profile == PROFILE_CD_ROM)), 4);
         memset(q + 4, 0, 4);
         return 8;
-    case 0x001f:                    /* DVD read */
+    case 0x001f: /* DVD read */
         feature_hdr(q, code, profile == PROFILE_DVD_ROM, 0);
         return 4;
     }
@@ -686,7 +684,7 @@ static void atapi_get_configuration(struct ide_drive *d, const uint8_t *p)
         }
         n = atapi_feature(d, features[i], buf + len);
         if (rt == 1 && n && !(buf[len + 2] & 0x01)) {
-            continue;               /* current features only */
+            continue; /* current features only */
         }
         len += n;
     }
@@ -700,21 +698,21 @@ static void atapi_gesn(struct ide_drive *d, const uint8_t *p)
     uint8_t *buf = d->io_buffer;
     uint32_t len;
 
-    if (!(p[1] & 0x01)) {           /* only polled operation */
+    if (!(p[1] & 0x01)) { /* only polled operation */
         atapi_invalid_field(d);
         return;
     }
     memset(buf, 0, 8);
-    buf[3] = 0x10;                  /* supported classes: media */
+    buf[3] = 0x10; /* supported classes: media */
     if (p[4] & 0x10) {
-        buf[2] = 0x04;              /* media class */
+        buf[2] = 0x04; /* media class */
         buf[4] = a->media_event;
         buf[5] = (uint8_t)((atapi_present(d) ? 0x02 : 0) |
                            (a->tray_open ? 0x01 : 0));
         a->media_event = GESN_NO_CHANGE;
         len = 8;
     } else {
-        buf[2] = 0x80;              /* no event available */
+        buf[2] = 0x80; /* no event available */
         len = 4;
     }
     put_be16(buf, (uint16_t)(len - 2));
@@ -725,19 +723,19 @@ static void atapi_read_disc_info(struct ide_drive *d, const uint8_t *p)
 {
     uint8_t *buf = d->io_buffer;
 
-    if (p[1] & 0x07) {              /* only standard disc information */
+    if (p[1] & 0x07) { /* only standard disc information */
         atapi_invalid_field(d);
         return;
     }
     memset(buf, 0, 34);
     put_be16(buf, 32);
-    buf[2] = 0x0e;                  /* complete disc, last session complete */
-    buf[3] = 1;                     /* first track */
-    buf[4] = 1;                     /* sessions */
-    buf[5] = 1;                     /* first track of the last session */
-    buf[6] = 1;                     /* last track of the last session */
-    buf[7] = 0x20;                  /* unrestricted use */
-    memset(buf + 16, 0xff, 8);      /* lead-in / lead-out: not recordable */
+    buf[2] = 0x0e;             /* complete disc, last session complete */
+    buf[3] = 1;                /* first track */
+    buf[4] = 1;                /* sessions */
+    buf[5] = 1;                /* first track of the last session */
+    buf[6] = 1;                /* last track of the last session */
+    buf[7] = 0x20;             /* unrestricted use */
+    memset(buf + 16, 0xff, 8); /* lead-in / lead-out: not recordable */
     atapi_reply(d, 34, be16(p + 7));
 }
 
@@ -746,7 +744,7 @@ static void atapi_read_dvd_structure(struct ide_drive *d, const uint8_t *p)
     uint8_t *buf = d->io_buffer, format = p[7];
     uint32_t len;
 
-    if ((p[1] & 0x0f) != 0) {       /* media type: DVD only */
+    if ((p[1] & 0x0f) != 0) { /* media type: DVD only */
         atapi_invalid_field(d);
         return;
     }
@@ -756,24 +754,24 @@ static void atapi_read_dvd_structure(struct ide_drive *d, const uint8_t *p)
         return;
     }
     switch (format) {
-    case 0x00:                      /* physical format information */
+    case 0x00: /* physical format information */
         if (p[6] != 0) {
             atapi_invalid_field(d);
             return;
         }
         len = 4 + 2048;
         memset(buf, 0, len);
-        buf[4] = 0x01;              /* DVD-ROM, part version 1 */
-        buf[5] = 0x0f;              /* 120 mm, rate not specified */
-        buf[6] = 0x01;              /* one layer, read-only */
+        buf[4] = 0x01; /* DVD-ROM, part version 1 */
+        buf[5] = 0x0f; /* 120 mm, rate not specified */
+        buf[6] = 0x01; /* one layer, read-only */
         put_be32(buf + 8, DVD_START_PSN);
         put_be32(buf + 12, DVD_START_PSN + (uint32_t)d->nb_sectors - 1);
         break;
-    case 0x01:                      /* copyright: none */
+    case 0x01: /* copyright: none */
         len = 8;
         memset(buf, 0, len);
         break;
-    case 0xff:                      /* the structures there are */
+    case 0xff: /* the structures there are */
         len = 4 + 3 * 4;
         memset(buf, 0, len);
         buf[4] = 0x00;
@@ -801,8 +799,8 @@ static void atapi_nodata_ok(struct ide_drive *d, const uint8_t *p)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-#define ATAPI_CHECK_READY 0x01  /* needs a medium */
-#define ATAPI_ALLOW_UA 0x02     /* runs despite a pending UNIT ATTENTION */
+#define ATAPI_CHECK_READY 0x01 /* needs a medium */
+#define ATAPI_ALLOW_UA 0x02    /* runs despite a pending UNIT ATTENTION */
 
 struct atapi_cmd {
     void (*fn)(struct ide_drive *d, const uint8_t *p);
@@ -815,7 +813,7 @@ static const struct atapi_cmd atapi_cmds[256] = {
     [0x00] = { atapi_test_unit_ready, ATAPI_CHECK_READY },
     [0x03] = { atapi_request_sense, ATAPI_ALLOW_UA },
     [0x12] = { atapi_inquiry, ATAPI_ALLOW_UA },
-    [0x1a] = { atapi_mode_sense, 0 },                  /* MODE SENSE(6) */
+    [0x1a] = { atapi_mode_sense, 0 }, /* MODE SENSE(6) */
     [0x1b] = { atapi_start_stop, 0 },
     [0x1e] = { atapi_prevent_allow, 0 },
     [0x25] = { atapi_read_capacity, ATAPI_CHECK_READY },
@@ -825,10 +823,10 @@ static const struct atapi_cmd atapi_cmds[256] = {
     [0x46] = { atapi_get_configuration, ATAPI_ALLOW_UA },
     [0x4a] = { atapi_gesn, ATAPI_ALLOW_UA },
     [0x51] = { atapi_read_disc_info, ATAPI_CHECK_READY },
-    [0x5a] = { atapi_mode_sense, 0 },                  /* MODE SENSE(10) */
+    [0x5a] = { atapi_mode_sense, 0 }, /* MODE SENSE(10) */
     [0xa8] = { atapi_read12, ATAPI_CHECK_READY },
     [0xad] = { atapi_read_dvd_structure, ATAPI_CHECK_READY },
-    [0xbb] = { atapi_nodata_ok, 0 },                   /* SET CD SPEED */
+    [0xbb] = { atapi_nodata_ok, 0 }, /* SET CD SPEED */
     [0xbd] = { atapi_mechanism_status, 0 },
     [0xbe] = { atapi_read_cd, ATAPI_CHECK_READY },
 };
@@ -889,9 +887,9 @@ void atapi_identify(struct ide_drive *d, uint16_t *id)
     id[66] = 120;
     id[67] = 120;
     id[68] = 120;
-    id[71] = 30;                    /* PACKET to bus release, ns */
-    id[72] = 30;                    /* service to BSY cleared, ns */
-    id[80] = 0x00f0;                /* ATA/ATAPI-4 to 7 */
+    id[71] = 30;                     /* PACKET to bus release, ns */
+    id[72] = 30;                     /* service to BSY cleared, ns */
+    id[80] = 0x00f0;                 /* ATA/ATAPI-4 to 7 */
     id[82] = (1u << 14) | (1u << 4); /* NOP, PACKET feature set */
     id[83] = 0x4000;
     id[84] = 0x4000;
@@ -908,7 +906,7 @@ void atapi_reset(struct ide_drive *d)
     struct ide_atapi *a = &d->atapi;
 
     atapi_set_sense(d, SENSE_NONE, 0, 0);
-    a->tray_locked = false;         /* the prevent state ends at reset */
+    a->tray_locked = false; /* the prevent state ends at reset */
     a->dma = false;
     a->bcl = 0;
     a->xfer_left = a->lba = a->sectors_left = 0;

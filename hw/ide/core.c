@@ -52,7 +52,8 @@ void ide_put_id_string(uint16_t *id, unsigned word, const char *s, size_t len)
     assert(len <= sizeof(buf) && len % 2 == 0);
     ide_padstr(buf, s, len);
     for (size_t i = 0; i < len; i += 2) {
-        id[word + i / 2] = (uint16_t)((uint8_t)buf[i] << 8 | (uint8_t)buf[i + 1]);
+        id[word + i / 2] =
+            (uint16_t)((uint8_t)buf[i] << 8 | (uint8_t)buf[i + 1]);
     }
 }
 
@@ -81,8 +82,8 @@ static void ide_id_to_buffer(struct ide_drive *d, const uint16_t *id)
 void ide_update_irq(struct ide_bus *b)
 {
     struct ide_drive *d = ide_cur(b);
-    int level = d->kind != IDE_NONE && d->irq_pending &&
-                !(b->devctl & IDE_CTL_NIEN);
+    int level =
+        d->kind != IDE_NONE && d->irq_pending && !(b->devctl & IDE_CTL_NIEN);
 
     dm_irq_set(&b->irq, level);
 }
@@ -209,8 +210,7 @@ static bool ide_error_ignored(struct ide_drive *d, int ret, bool is_read)
     enum blockdev_error_action a = is_read ? d->rerror : d->werror;
 
     if (ret < 0 && a == BLOCKDEV_ERR_IGNORE) {
-        dm_trace(ide_io_error_ignored, "%s: %s", d->drive_id,
-                 g_strerror(-ret));
+        dm_trace(ide_io_error_ignored, "%s: %s", d->drive_id, g_strerror(-ret));
         return true;
     }
     return false;
@@ -345,8 +345,7 @@ static bool ide_get_range(struct ide_drive *d, bool lba48, uint64_t *lba,
     } else {
         if (d->select & IDE_SEL_LBA) {
             *lba = (uint64_t)(d->select & 0x0f) << 24 |
-                   (uint64_t)d->hcyl << 16 | (uint64_t)d->lcyl << 8 |
-                   d->sector;
+                   (uint64_t)d->hcyl << 16 | (uint64_t)d->lcyl << 8 | d->sector;
         } else {
             uint32_t cyl = (uint32_t)(d->hcyl << 8 | d->lcyl);
             uint32_t head = d->select & 0x0f;
@@ -365,7 +364,8 @@ static bool ide_get_range(struct ide_drive *d, bool lba48, uint64_t *lba,
     }
     if (*lba > d->nb_sectors || *count > d->nb_sectors - *lba) {
         dm_guest_error("ide: sectors %" PRIu64 "+%u beyond the end (%" PRIu64
-                       ")", *lba, *count, d->nb_sectors);
+                       ")",
+                       *lba, *count, d->nb_sectors);
         ide_cmd_error(d, IDE_ERR_IDNF | IDE_ERR_ABRT);
         return false;
     }
@@ -375,7 +375,12 @@ static bool ide_get_range(struct ide_drive *d, bool lba48, uint64_t *lba,
 static bool ide_cmd_is_lba48(uint8_t cmd)
 {
     switch (cmd) {
-    case 0x24: case 0x25: case 0x29: case 0x34: case 0x35: case 0x39:
+    case 0x24:
+    case 0x25:
+    case 0x29:
+    case 0x34:
+    case 0x35:
+    case 0x39:
     case 0x42:
         return true;
     }
@@ -545,8 +550,8 @@ static void ide_dsm_next(struct ide_drive *d)
             continue;
         }
         if (lba > d->nb_sectors || n > d->nb_sectors - lba) {
-            dm_guest_error("ide: TRIM range %" PRIu64 "+%u beyond the end",
-                           lba, n);
+            dm_guest_error("ide: TRIM range %" PRIu64 "+%u beyond the end", lba,
+                           n);
             ide_cmd_error(d, IDE_ERR_IDNF | IDE_ERR_ABRT);
             return;
         }
@@ -625,13 +630,12 @@ static uint16_t ide_xfer_selected(const struct ide_drive *d, uint8_t type)
 static void ide_identify(struct ide_drive *d, uint16_t *id)
 {
     uint64_t lba28 = MIN(d->nb_sectors, IDE_LBA28_MAX);
-    uint32_t cur_cap = (uint32_t)MIN((uint64_t)d->cur_cyls * d->cur_heads *
-                                         d->cur_secs,
-                                     0xffffffffull);
+    uint32_t cur_cap = (uint32_t)MIN(
+        (uint64_t)d->cur_cyls * d->cur_heads * d->cur_secs, 0xffffffffull);
     bool wcache = d->wcache, la = d->lookahead;
 
     memset(id, 0, 512);
-    id[0] = 0x0040;                 /* fixed device */
+    id[0] = 0x0040; /* fixed device */
     id[1] = d->cyls;
     id[3] = d->heads;
     id[6] = d->secs;
@@ -641,7 +645,7 @@ static void ide_identify(struct ide_drive *d, uint16_t *id)
     id[47] = 0x8000 | IDE_MAX_MULT;
     id[49] = (1u << 11) | (1u << 9) | (1u << 8); /* IORDY, LBA, DMA */
     id[50] = 0x4000;
-    id[53] = 0x0007;                /* words 54-58, 64-70, 88 valid */
+    id[53] = 0x0007; /* words 54-58, 64-70, 88 valid */
     id[54] = d->cur_cyls;
     id[55] = d->cur_heads;
     id[56] = d->cur_secs;
@@ -651,12 +655,12 @@ static void ide_identify(struct ide_drive *d, uint16_t *id)
     id[60] = (uint16_t)lba28;
     id[61] = (uint16_t)(lba28 >> 16);
     id[63] = 0x0007 | ide_xfer_selected(d, 0x20); /* MWDMA 0-2 */
-    id[64] = 0x0003;                /* PIO 3 and 4 */
+    id[64] = 0x0003;                              /* PIO 3 and 4 */
     id[65] = 120;
     id[66] = 120;
     id[67] = 120;
     id[68] = 120;
-    id[80] = 0x00f0;                /* ATA/ATAPI-4 to 7 */
+    id[80] = 0x00f0; /* ATA/ATAPI-4 to 7 */
     /* 82-87: NOP, look-ahead, write cache, power management; FLUSH CACHE
      * (EXT) and 48-bit addresses. */
     id[82] = (1u << 14) | (1u << 6) | (1u << 5) | (1u << 3);
@@ -672,7 +676,7 @@ static void ide_identify(struct ide_drive *d, uint16_t *id)
         id[100 + i] = (uint16_t)(d->nb_sectors >> (16 * i));
     }
     id[105] = IDE_DSM_MAX_BLOCKS;
-    id[169] = 0x0001;               /* DATA SET MANAGEMENT: TRIM */
+    id[169] = 0x0001; /* DATA SET MANAGEMENT: TRIM */
     ide_id_checksum(id);
 }
 
@@ -818,10 +822,10 @@ static void ide_cmd_set_features(struct ide_drive *d)
     case SETF_XFER_MODE:
         /* PIO default (00h/01h), PIO n (08h+n, n <= 4), MWDMA n (20h+n,
          * n <= 2), UDMA n (40h+n, n <= 5) */
-        if (v <= 0x01 || (v >= 0x08 && v <= 0x0c) ||
-            (v >= 0x20 && v <= 0x22) || (v >= 0x40 && v <= 0x45)) {
+        if (v <= 0x01 || (v >= 0x08 && v <= 0x0c) || (v >= 0x20 && v <= 0x22) ||
+            (v >= 0x40 && v <= 0x45)) {
             if (v >= 0x20) {
-                d->xfer_mode = v;  /* the DMA mode words 63/88 show */
+                d->xfer_mode = v; /* the DMA mode words 63/88 show */
             }
             break;
         }
@@ -845,10 +849,10 @@ static void ide_cmd_diagnose(struct ide_drive *d)
         if (x->kind == IDE_NONE) {
             continue;
         }
-        x->gen++;               /* a request in flight is forgotten */
+        x->gen++; /* a request in flight is forgotten */
         x->cmd_deferred = false;
         ide_set_signature(x);
-        x->error = 0x01;           /* passed (device 1 passed or absent) */
+        x->error = 0x01; /* passed (device 1 passed or absent) */
         x->status = x->kind == IDE_CD ? 0 : IDE_STAT_READY;
         x->cont = IDE_CONT_NONE;
         x->dma_mode = IDE_DMA_NONE;
@@ -878,8 +882,8 @@ static void ide_cmd_packet(struct ide_drive *d)
 
 /* ---- command dispatch --------------------------------------------------- */
 
-#define IDE_CMD_HD 0x01  /* executed by ATA devices */
-#define IDE_CMD_CD 0x02  /* executed by ATAPI devices */
+#define IDE_CMD_HD 0x01 /* executed by ATA devices */
+#define IDE_CMD_CD 0x02 /* executed by ATAPI devices */
 #define IDE_CMD_ALL (IDE_CMD_HD | IDE_CMD_CD)
 
 struct ide_cmd {
@@ -889,44 +893,44 @@ struct ide_cmd {
 
 /* ATA-7 volume 1 section 6; DATA SET MANAGEMENT from ACS-2 7.10. */
 static const struct ide_cmd ide_cmds[256] = {
-    [0x06] = { ide_cmd_dsm, IDE_CMD_HD },            /* DATA SET MGMT */
-    [0x08] = { ide_cmd_device_reset, IDE_CMD_CD },   /* DEVICE RESET */
-    [0x10] = { ide_cmd_nodata_ok, IDE_CMD_HD },      /* RECALIBRATE */
-    [0x20] = { ide_cmd_read_pio, IDE_CMD_HD },       /* READ SECTORS */
-    [0x21] = { ide_cmd_read_pio, IDE_CMD_HD },       /* ... no retry */
-    [0x24] = { ide_cmd_read_pio, IDE_CMD_HD },       /* READ SECTORS EXT */
-    [0x25] = { ide_cmd_rw_dma, IDE_CMD_HD },         /* READ DMA EXT */
-    [0x29] = { ide_cmd_read_pio, IDE_CMD_HD },       /* READ MULTIPLE EXT */
-    [0x30] = { ide_cmd_write_pio, IDE_CMD_HD },      /* WRITE SECTORS */
-    [0x31] = { ide_cmd_write_pio, IDE_CMD_HD },      /* ... no retry */
-    [0x34] = { ide_cmd_write_pio, IDE_CMD_HD },      /* WRITE SECTORS EXT */
-    [0x35] = { ide_cmd_rw_dma, IDE_CMD_HD },         /* WRITE DMA EXT */
-    [0x39] = { ide_cmd_write_pio, IDE_CMD_HD },      /* WRITE MULTIPLE EXT */
-    [0x40] = { ide_cmd_verify, IDE_CMD_HD },         /* READ VERIFY */
-    [0x41] = { ide_cmd_verify, IDE_CMD_HD },         /* ... no retry */
-    [0x42] = { ide_cmd_verify, IDE_CMD_HD },         /* READ VERIFY EXT */
-    [0x70] = { ide_cmd_seek, IDE_CMD_HD },           /* SEEK */
-    [0x90] = { ide_cmd_diagnose, IDE_CMD_ALL },      /* EXEC DIAGNOSTIC */
-    [0x91] = { ide_cmd_init_params, IDE_CMD_HD },    /* INIT DEV PARAMS */
-    [0xa0] = { ide_cmd_packet, IDE_CMD_CD },         /* PACKET */
-    [0xa1] = { ide_cmd_identify_packet, IDE_CMD_CD },/* IDENTIFY PACKET */
-    [0xc4] = { ide_cmd_read_pio, IDE_CMD_HD },       /* READ MULTIPLE */
-    [0xc5] = { ide_cmd_write_pio, IDE_CMD_HD },      /* WRITE MULTIPLE */
-    [0xc6] = { ide_cmd_set_multiple, IDE_CMD_HD },   /* SET MULTIPLE MODE */
-    [0xc8] = { ide_cmd_rw_dma, IDE_CMD_HD },         /* READ DMA */
-    [0xc9] = { ide_cmd_rw_dma, IDE_CMD_HD },         /* ... no retry */
-    [0xca] = { ide_cmd_rw_dma, IDE_CMD_HD },         /* WRITE DMA */
-    [0xcb] = { ide_cmd_rw_dma, IDE_CMD_HD },         /* ... no retry */
-    [0xe0] = { ide_cmd_power, IDE_CMD_ALL },         /* STANDBY IMMEDIATE */
-    [0xe1] = { ide_cmd_power, IDE_CMD_ALL },         /* IDLE IMMEDIATE */
-    [0xe2] = { ide_cmd_power, IDE_CMD_HD },          /* STANDBY */
-    [0xe3] = { ide_cmd_power, IDE_CMD_HD },          /* IDLE */
-    [0xe5] = { ide_cmd_check_power, IDE_CMD_ALL },   /* CHECK POWER MODE */
-    [0xe6] = { ide_cmd_power, IDE_CMD_ALL },         /* SLEEP */
-    [0xe7] = { ide_cmd_flush, IDE_CMD_ALL },         /* FLUSH CACHE */
-    [0xea] = { ide_cmd_flush, IDE_CMD_HD },          /* FLUSH CACHE EXT */
-    [0xec] = { ide_cmd_identify, IDE_CMD_ALL },      /* IDENTIFY DEVICE */
-    [0xef] = { ide_cmd_set_features, IDE_CMD_ALL },  /* SET FEATURES */
+    [0x06] = { ide_cmd_dsm, IDE_CMD_HD },             /* DATA SET MGMT */
+    [0x08] = { ide_cmd_device_reset, IDE_CMD_CD },    /* DEVICE RESET */
+    [0x10] = { ide_cmd_nodata_ok, IDE_CMD_HD },       /* RECALIBRATE */
+    [0x20] = { ide_cmd_read_pio, IDE_CMD_HD },        /* READ SECTORS */
+    [0x21] = { ide_cmd_read_pio, IDE_CMD_HD },        /* ... no retry */
+    [0x24] = { ide_cmd_read_pio, IDE_CMD_HD },        /* READ SECTORS EXT */
+    [0x25] = { ide_cmd_rw_dma, IDE_CMD_HD },          /* READ DMA EXT */
+    [0x29] = { ide_cmd_read_pio, IDE_CMD_HD },        /* READ MULTIPLE EXT */
+    [0x30] = { ide_cmd_write_pio, IDE_CMD_HD },       /* WRITE SECTORS */
+    [0x31] = { ide_cmd_write_pio, IDE_CMD_HD },       /* ... no retry */
+    [0x34] = { ide_cmd_write_pio, IDE_CMD_HD },       /* WRITE SECTORS EXT */
+    [0x35] = { ide_cmd_rw_dma, IDE_CMD_HD },          /* WRITE DMA EXT */
+    [0x39] = { ide_cmd_write_pio, IDE_CMD_HD },       /* WRITE MULTIPLE EXT */
+    [0x40] = { ide_cmd_verify, IDE_CMD_HD },          /* READ VERIFY */
+    [0x41] = { ide_cmd_verify, IDE_CMD_HD },          /* ... no retry */
+    [0x42] = { ide_cmd_verify, IDE_CMD_HD },          /* READ VERIFY EXT */
+    [0x70] = { ide_cmd_seek, IDE_CMD_HD },            /* SEEK */
+    [0x90] = { ide_cmd_diagnose, IDE_CMD_ALL },       /* EXEC DIAGNOSTIC */
+    [0x91] = { ide_cmd_init_params, IDE_CMD_HD },     /* INIT DEV PARAMS */
+    [0xa0] = { ide_cmd_packet, IDE_CMD_CD },          /* PACKET */
+    [0xa1] = { ide_cmd_identify_packet, IDE_CMD_CD }, /* IDENTIFY PACKET */
+    [0xc4] = { ide_cmd_read_pio, IDE_CMD_HD },        /* READ MULTIPLE */
+    [0xc5] = { ide_cmd_write_pio, IDE_CMD_HD },       /* WRITE MULTIPLE */
+    [0xc6] = { ide_cmd_set_multiple, IDE_CMD_HD },    /* SET MULTIPLE MODE */
+    [0xc8] = { ide_cmd_rw_dma, IDE_CMD_HD },          /* READ DMA */
+    [0xc9] = { ide_cmd_rw_dma, IDE_CMD_HD },          /* ... no retry */
+    [0xca] = { ide_cmd_rw_dma, IDE_CMD_HD },          /* WRITE DMA */
+    [0xcb] = { ide_cmd_rw_dma, IDE_CMD_HD },          /* ... no retry */
+    [0xe0] = { ide_cmd_power, IDE_CMD_ALL },          /* STANDBY IMMEDIATE */
+    [0xe1] = { ide_cmd_power, IDE_CMD_ALL },          /* IDLE IMMEDIATE */
+    [0xe2] = { ide_cmd_power, IDE_CMD_HD },           /* STANDBY */
+    [0xe3] = { ide_cmd_power, IDE_CMD_HD },           /* IDLE */
+    [0xe5] = { ide_cmd_check_power, IDE_CMD_ALL },    /* CHECK POWER MODE */
+    [0xe6] = { ide_cmd_power, IDE_CMD_ALL },          /* SLEEP */
+    [0xe7] = { ide_cmd_flush, IDE_CMD_ALL },          /* FLUSH CACHE */
+    [0xea] = { ide_cmd_flush, IDE_CMD_HD },           /* FLUSH CACHE EXT */
+    [0xec] = { ide_cmd_identify, IDE_CMD_ALL },       /* IDENTIFY DEVICE */
+    [0xef] = { ide_cmd_set_features, IDE_CMD_ALL },   /* SET FEATURES */
 };
 
 static void ide_exec_cmd(struct ide_drive *d, uint8_t cmd)
@@ -934,8 +938,8 @@ static void ide_exec_cmd(struct ide_drive *d, uint8_t cmd)
     const struct ide_cmd *c = &ide_cmds[cmd];
     uint8_t need = d->kind == IDE_CD ? IDE_CMD_CD : IDE_CMD_HD;
 
-    dm_trace(ide_exec_cmd, "bus %d unit %d cmd 0x%02x", d->bus->index,
-             d->unit, cmd);
+    dm_trace(ide_exec_cmd, "bus %d unit %d cmd 0x%02x", d->bus->index, d->unit,
+             cmd);
     d->cmd = cmd;
     ide_clear_irq(d);
     if (cmd == 0x08 && d->kind == IDE_CD) {
@@ -967,8 +971,8 @@ static void ide_command_write(struct ide_bus *b, uint8_t cmd)
 {
     struct ide_drive *d = ide_cur(b);
 
-    if (cmd == 0x90 && (b->drive[0].kind != IDE_NONE ||
-                        b->drive[1].kind != IDE_NONE)) {
+    if (cmd == 0x90 &&
+        (b->drive[0].kind != IDE_NONE || b->drive[1].kind != IDE_NONE)) {
         /* EXECUTE DEVICE DIAGNOSTIC reaches both devices. */
         d = b->drive[0].kind != IDE_NONE ? &b->drive[0] : &b->drive[1];
         b->drive[0].cmd = b->drive[1].cmd = cmd;
@@ -996,7 +1000,7 @@ uint32_t ide_ioport_read(struct ide_bus *b, unsigned reg, unsigned size)
         return d->kind == IDE_NONE ? 0 : ide_data_read(d, size);
     }
     if (d->kind == IDE_NONE) {
-        return 0;  /* an absent device reads as 0 (libata, SeaBIOS probe) */
+        return 0; /* an absent device reads as 0 (libata, SeaBIOS probe) */
     }
     switch (reg) {
     case IDE_REG_ERROR:
@@ -1253,8 +1257,7 @@ void ide_cd_set_medium(struct ide_drive *d, struct blk *blk)
     }
     d->blk = blk;
     d->nb_sectors = blk ? blk_size(blk) / ATAPI_SECTOR_SIZE : 0;
-    if (!deferred && (d->cont != IDE_CONT_NONE ||
-                      d->dma_mode != IDE_DMA_NONE ||
+    if (!deferred && (d->cont != IDE_CONT_NONE || d->dma_mode != IDE_DMA_NONE ||
                       (d->status & IDE_STAT_BSY))) {
         /* A command on the old medium ends with an error. */
         atapi_set_sense(d, 0x02, 0x3a, 0x00);
@@ -1267,7 +1270,7 @@ void ide_cd_set_medium(struct ide_drive *d, struct blk *blk)
     }
     atapi_medium_changed(d, blk != NULL);
     if (deferred) {
-        ide_exec_cmd(d, d->cmd);  /* it waited for the old medium */
+        ide_exec_cmd(d, d->cmd); /* it waited for the old medium */
     }
 }
 
@@ -1395,17 +1398,16 @@ bool ide_bus_post_load(struct ide_bus *b, GError **errp)
 
         if (d->data_end > IDE_IO_BUFFER_SIZE || d->data_ptr > d->data_end ||
             d->cont >= IDE_CONT_MAX || d->dma_mode >= IDE_DMA_MODE_MAX ||
-            d->mult_sectors > IDE_MAX_MULT ||
-            a->buf_len > IDE_IO_BUFFER_SIZE || a->buf_pos > a->buf_len ||
-            d->buf_first > d->buf_sectors ||
+            d->mult_sectors > IDE_MAX_MULT || a->buf_len > IDE_IO_BUFFER_SIZE ||
+            a->buf_pos > a->buf_len || d->buf_first > d->buf_sectors ||
             d->buf_sectors > IDE_READ_AHEAD_SECTORS ||
             d->block_sectors > IDE_READ_AHEAD_SECTORS ||
             d->dsm_index > IDE_DSM_MAX_BLOCKS * IDE_SECTOR_SIZE / 8 ||
             (d->cont == IDE_CONT_READ &&
              (uint64_t)d->buf_first + d->block_sectors > d->buf_sectors)) {
             g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                        "ide.%d unit %d: inconsistent transfer state",
-                        b->index, i);
+                        "ide.%d unit %d: inconsistent transfer state", b->index,
+                        i);
             return false;
         }
         if (d->kind == IDE_HD && d->cont == IDE_CONT_READ &&

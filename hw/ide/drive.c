@@ -23,16 +23,16 @@
 
 struct ide_front {
     struct dm_dev dev;
-    char *drive;          /* drive id */
-    char *bus;            /* "ide.0" */
+    char *drive; /* drive id */
+    char *bus;   /* "ide.0" */
     uint32_t unit;
     uint32_t bootindex;
     char *serial;
     char *model;
     /* set at realize */
-    bool from_board;      /* created by ide_pc_init for an if=ide drive */
+    bool from_board; /* created by ide_pc_init for an if=ide drive */
     struct ide_drive *d;
-    struct blk *blk;      /* owned; the current medium of a CD-ROM */
+    struct blk *blk; /* owned; the current medium of a CD-ROM */
     struct blockdev_drive *conf;
 };
 
@@ -95,8 +95,8 @@ static bool ide_front_pick_slot(struct ide_front *f, struct ide_bus **bus,
         }
     }
     g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
-                "%s: no free IDE position%s%s%s", name,
-                f->bus ? " on " : "", f->bus ? f->bus : "",
+                "%s: no free IDE position%s%s%s", name, f->bus ? " on " : "",
+                f->bus ? f->bus : "",
                 f->unit != IDE_PROP_UNSET ? " at that unit" : "");
     return false;
 }
@@ -117,7 +117,7 @@ static bool ide_front_take_drive(struct ide_front *f, bool cd, GError **errp)
                         name);
             return false;
         }
-        return true;                /* an empty CD-ROM drive */
+        return true; /* an empty CD-ROM drive */
     }
     table = blockdev_table_new(m->cfg, errp);
     if (!table) {
@@ -132,7 +132,8 @@ static bool ide_front_take_drive(struct ide_front *f, bool cd, GError **errp)
     if (conf->iface == BLOCKDEV_IF_IDE && !f->from_board) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: drive=%s: the drive is placed by if=ide already; "
-                    "give it if=none", name, f->drive);
+                    "give it if=none",
+                    name, f->drive);
         return false;
     }
     if ((other = ide_front_using(m, conf->id))) {
@@ -149,7 +150,8 @@ static bool ide_front_take_drive(struct ide_front *f, bool cd, GError **errp)
     if (!cd && conf->opts.read_only) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: drive=%s: an IDE disk cannot be read-only (use "
-                    "media=cdrom or drop readonly=on)", name, f->drive);
+                    "media=cdrom or drop readonly=on)",
+                    name, f->drive);
         return false;
     }
     if (cd) {
@@ -202,7 +204,8 @@ static bool ide_front_realize_kind(struct dm_dev *dev, enum ide_kind kind,
     if (f->conf && (f->conf->werror == BLOCKDEV_ERR_STOP ||
                     f->conf->rerror == BLOCKDEV_ERR_STOP)) {
         dm_warn("%s: werror/rerror=stop: stopping the VM is not supported "
-                "yet, errors are reported to the guest", f->conf->source);
+                "yet, errors are reported to the guest",
+                f->conf->source);
     }
     ide_bootorder_update(dev->m);
     return true;
@@ -291,9 +294,8 @@ static gint ide_boot_cmp(gconstpointer a, gconstpointer b)
 /* -boot's order (or once), without checking: the board did. */
 static void ide_boot_order(struct dm_machine *m, char **order, bool *strict)
 {
-    struct dm_opts *o = m->cfg->boot
-                            ? dm_opts_parse(m->cfg->boot, "order", NULL)
-                            : NULL;
+    struct dm_opts *o =
+        m->cfg->boot ? dm_opts_parse(m->cfg->boot, "order", NULL) : NULL;
     const char *v = NULL;
 
     *strict = false;
@@ -311,8 +313,8 @@ void ide_bootorder_update(struct dm_machine *m)
     struct ide_drive *drives[IDE_MAX_DRIVES];
     unsigned n = ide_drives(m, drives, IDE_MAX_DRIVES);
     g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
-    g_autoptr(GArray) indexed = g_array_new(FALSE, TRUE,
-                                            sizeof(struct ide_boot_entry));
+    g_autoptr(GArray) indexed =
+        g_array_new(FALSE, TRUE, sizeof(struct ide_boot_entry));
     g_autofree char *order = NULL;
     g_autofree char *text = NULL;
     bool strict;

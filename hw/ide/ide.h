@@ -22,19 +22,19 @@ struct dm_dev;
 
 /* Command block registers, offsets from 0x1f0/0x170. */
 #define IDE_REG_DATA 0
-#define IDE_REG_ERROR 1    /* read; FEATURES on write */
-#define IDE_REG_NSECTOR 2  /* COUNT; ATAPI interrupt reason */
-#define IDE_REG_SECTOR 3   /* LBA low */
-#define IDE_REG_LCYL 4     /* LBA mid; ATAPI byte count low */
-#define IDE_REG_HCYL 5     /* LBA high; ATAPI byte count high */
-#define IDE_REG_SELECT 6   /* DEVICE */
-#define IDE_REG_STATUS 7   /* read; COMMAND on write */
+#define IDE_REG_ERROR 1   /* read; FEATURES on write */
+#define IDE_REG_NSECTOR 2 /* COUNT; ATAPI interrupt reason */
+#define IDE_REG_SECTOR 3  /* LBA low */
+#define IDE_REG_LCYL 4    /* LBA mid; ATAPI byte count low */
+#define IDE_REG_HCYL 5    /* LBA high; ATAPI byte count high */
+#define IDE_REG_SELECT 6  /* DEVICE */
+#define IDE_REG_STATUS 7  /* read; COMMAND on write */
 
 /* Status register (ATA-7 6.2.12 / 7.x "Normal outputs"). */
 #define IDE_STAT_BSY 0x80
 #define IDE_STAT_DRDY 0x40
 #define IDE_STAT_DF 0x20
-#define IDE_STAT_DSC 0x10  /* seek complete (obsolete); ATAPI SERV */
+#define IDE_STAT_DSC 0x10 /* seek complete (obsolete); ATAPI SERV */
 #define IDE_STAT_DRQ 0x08
 #define IDE_STAT_ERR 0x01
 #define IDE_STAT_READY (IDE_STAT_DRDY | IDE_STAT_DSC)
@@ -53,7 +53,7 @@ struct dm_dev;
 /* Device register. */
 #define IDE_SEL_DEV 0x10
 #define IDE_SEL_LBA 0x40
-#define IDE_SEL_OBS 0xa0   /* obsolete bits, read back as ones */
+#define IDE_SEL_OBS 0xa0 /* obsolete bits, read back as ones */
 
 /* ATAPI interrupt reason (COUNT register). */
 #define ATAPI_INT_COD 0x01
@@ -63,8 +63,8 @@ struct dm_dev;
 #define ATAPI_SECTOR_SIZE 2048
 #define ATAPI_PACKET_SIZE 12
 #define IDE_IO_BUFFER_SIZE (64 * 1024)
-#define IDE_MAX_MULT 16        /* READ/WRITE MULTIPLE block, sectors */
-#define IDE_DSM_MAX_BLOCKS 8   /* DATA SET MANAGEMENT 512-byte blocks */
+#define IDE_MAX_MULT 16      /* READ/WRITE MULTIPLE block, sectors */
+#define IDE_DSM_MAX_BLOCKS 8 /* DATA SET MANAGEMENT 512-byte blocks */
 
 enum ide_kind {
     IDE_NONE = 0,
@@ -75,42 +75,42 @@ enum ide_kind {
 /* What finishing the current PIO data block leads to (saved as a number). */
 enum ide_cont {
     IDE_CONT_NONE = 0,
-    IDE_CONT_READ,        /* ATA PIO read: next DRQ block or done */
-    IDE_CONT_WRITE,       /* ATA PIO write: write the block */
-    IDE_CONT_IDENTIFY,    /* one block of IDENTIFY data */
-    IDE_CONT_PACKET,      /* the 12 command bytes of PACKET */
-    IDE_CONT_ATAPI_IN,    /* a chunk of ATAPI data to the host */
+    IDE_CONT_READ,     /* ATA PIO read: next DRQ block or done */
+    IDE_CONT_WRITE,    /* ATA PIO write: write the block */
+    IDE_CONT_IDENTIFY, /* one block of IDENTIFY data */
+    IDE_CONT_PACKET,   /* the 12 command bytes of PACKET */
+    IDE_CONT_ATAPI_IN, /* a chunk of ATAPI data to the host */
     IDE_CONT_MAX,
 };
 
 /* What the bus-master engine moves for the selected device. */
 enum ide_dma_mode {
     IDE_DMA_NONE = 0,
-    IDE_DMA_BLK_READ,     /* image -> memory */
-    IDE_DMA_BLK_WRITE,    /* memory -> image */
-    IDE_DMA_BUF_IN,       /* io_buffer -> memory */
-    IDE_DMA_BUF_OUT,      /* memory -> io_buffer */
+    IDE_DMA_BLK_READ,  /* image -> memory */
+    IDE_DMA_BLK_WRITE, /* memory -> image */
+    IDE_DMA_BUF_IN,    /* io_buffer -> memory */
+    IDE_DMA_BUF_OUT,   /* memory -> io_buffer */
     IDE_DMA_MODE_MAX,
 };
 
 /* How a DMA transfer ended, for the device's completion. */
 enum ide_dma_result {
     IDE_DMA_OK,
-    IDE_DMA_IO_ERROR,     /* the image failed (errno in the drive) */
-    IDE_DMA_BUS_ERROR,    /* PRD or target outside RAM, bus master off */
-    IDE_DMA_SHORT_PRD,    /* the table ended before the transfer */
+    IDE_DMA_IO_ERROR,  /* the image failed (errno in the drive) */
+    IDE_DMA_BUS_ERROR, /* PRD or target outside RAM, bus master off */
+    IDE_DMA_SHORT_PRD, /* the table ended before the transfer */
 };
 
 struct ide_atapi {
     uint8_t packet[ATAPI_PACKET_SIZE];
     uint8_t sense_key, asc, ascq;
     bool tray_open, tray_locked;
-    uint8_t media_state;  /* ATAPI_MEDIA_*: NOT READY, then UNIT ATTENTION */
-    uint8_t media_event;  /* GESN media event code waiting to be reported */
-    bool dma;             /* PACKET with the DMA feature bit */
-    uint16_t bcl;         /* byte count limit of the PACKET command */
-    uint32_t xfer_left;   /* bytes still to go to the host */
-    uint32_t lba;         /* next medium sector to read */
+    uint8_t media_state; /* ATAPI_MEDIA_*: NOT READY, then UNIT ATTENTION */
+    uint8_t media_event; /* GESN media event code waiting to be reported */
+    bool dma;            /* PACKET with the DMA feature bit */
+    uint16_t bcl;        /* byte count limit of the PACKET command */
+    uint32_t xfer_left;  /* bytes still to go to the host */
+    uint32_t lba;        /* next medium sector to read */
     uint32_t sectors_left;
     uint32_t buf_pos, buf_len; /* unread part of io_buffer */
 };
@@ -128,23 +128,23 @@ struct ide_drive {
     char serial[21], model[41], version[9];
     enum blockdev_error_action werror, rerror;
     bool discard;
-    int bootindex;          /* -1: none */
-    uint64_t nb_sectors;    /* 512-byte sectors (HD) or 2048 (CD), 0 empty */
+    int bootindex;       /* -1: none */
+    uint64_t nb_sectors; /* 512-byte sectors (HD) or 2048 (CD), 0 empty */
     uint16_t cyls, heads, secs; /* default CHS geometry (HD) */
-    unsigned gen;           /* bumped by reset: stale completions dropped */
-    bool io_inflight;       /* a request of this device is in flight */
-    bool cmd_deferred;      /* CMD waits for a stale request to finish */
-    int io_errno;           /* errno of the last failed request */
+    unsigned gen;               /* bumped by reset: stale completions dropped */
+    bool io_inflight;           /* a request of this device is in flight */
+    bool cmd_deferred;          /* CMD waits for a stale request to finish */
+    int io_errno;               /* errno of the last failed request */
 
     /* Task file (ATA-7 section 6). */
     uint8_t feature, nsector, sector, lcyl, hcyl;
     uint8_t hob_feature, hob_nsector, hob_sector, hob_lcyl, hob_hcyl;
     uint8_t select, status, error;
     uint8_t cmd;
-    bool irq_pending;       /* INTRQ asserted by this device */
+    bool irq_pending; /* INTRQ asserted by this device */
     /* Settings. */
-    uint8_t mult_sectors;   /* SET MULTIPLE MODE; 0 disabled */
-    uint8_t xfer_mode;      /* SET FEATURES 03h value */
+    uint8_t mult_sectors; /* SET MULTIPLE MODE; 0 disabled */
+    uint8_t xfer_mode;    /* SET FEATURES 03h value */
     bool wcache;
     bool lookahead;
     bool standby;
@@ -165,21 +165,21 @@ struct ide_drive {
 
 /* Bus-master registers and engine state of one channel (SFF-8038i). */
 struct ide_bmdma {
-    uint8_t cmd;            /* BMIC */
-    uint8_t status;         /* BMIS */
-    uint32_t prd_table;     /* BMIDTP */
+    uint8_t cmd;        /* BMIC */
+    uint8_t status;     /* BMIS */
+    uint32_t prd_table; /* BMIDTP */
     /* The walk of the table for the current transfer. */
-    uint32_t prd_next;      /* address of the next descriptor */
-    uint32_t prd_count;     /* descriptors fetched */
+    uint32_t prd_next;  /* address of the next descriptor */
+    uint32_t prd_count; /* descriptors fetched */
     uint32_t cur_addr, cur_left;
     bool cur_eot, table_done, walking;
-    uint64_t offset;        /* image byte offset of the next chunk */
-    uint32_t done, total;   /* bytes of the device's transfer */
+    uint64_t offset;      /* image byte offset of the next chunk */
+    uint32_t done, total; /* bytes of the device's transfer */
     bool inflight;
 };
 
 #define BM_CMD_START 0x01
-#define BM_CMD_WRITE 0x08   /* 1: bus master writes memory (device reads) */
+#define BM_CMD_WRITE 0x08 /* 1: bus master writes memory (device reads) */
 #define BM_STAT_ACTIVE 0x01
 #define BM_STAT_ERROR 0x02
 #define BM_STAT_INTR 0x04
@@ -190,11 +190,11 @@ struct ide_bmdma {
 struct ide_bus {
     struct ide_drive drive[2];
     struct ide_bmdma bm;
-    struct dm_pci_dev *pci;  /* bus master, NULL without DMA */
+    struct dm_pci_dev *pci; /* bus master, NULL without DMA */
     struct dm_irq_line irq;
     uint8_t devctl;
-    uint8_t unit;            /* selected device */
-    int index;               /* 0 primary, 1 secondary */
+    uint8_t unit; /* selected device */
+    int index;    /* 0 primary, 1 secondary */
 };
 
 static inline struct ide_drive *ide_cur(struct ide_bus *b)
@@ -208,7 +208,7 @@ void ide_bus_reset(struct ide_bus *b);
 uint32_t ide_ioport_read(struct ide_bus *b, unsigned reg, unsigned size);
 void ide_ioport_write(struct ide_bus *b, unsigned reg, uint32_t val,
                       unsigned size);
-uint8_t ide_status_read(struct ide_bus *b);  /* alternate status */
+uint8_t ide_status_read(struct ide_bus *b); /* alternate status */
 void ide_ctl_write(struct ide_bus *b, uint8_t val);
 void ide_update_irq(struct ide_bus *b);
 void ide_set_irq(struct ide_drive *d);
@@ -273,8 +273,7 @@ struct ide_bus *ide_bus_find(struct dm_machine *m, const char *name);
 /* The attached drives of every controller, in controller, bus, unit
  * order; returns how many (at most MAX). */
 #define IDE_MAX_DRIVES 16
-unsigned ide_drives(struct dm_machine *m, struct ide_drive **out,
-                    unsigned max);
+unsigned ide_drives(struct dm_machine *m, struct ide_drive **out, unsigned max);
 /* SeaBIOS' path of D: "/pci@i0cf8/ide@1,1/drive@B/disk@U" (g_free). */
 char *ide_drive_fw_path(const struct ide_drive *d);
 
@@ -286,7 +285,6 @@ void ide_bootorder_update(struct dm_machine *m);
 
 /* Helpers shared by core.c and atapi.c. */
 void ide_padstr(char *dst, const char *src, size_t len);
-void ide_put_id_string(uint16_t *id, unsigned word, const char *s,
-                       size_t len);
+void ide_put_id_string(uint16_t *id, unsigned word, const char *s, size_t len);
 
 #endif

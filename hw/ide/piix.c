@@ -27,11 +27,11 @@
 #define PIIX_IDE_BMDMA_BAR 4
 #define PIIX_IDE_BMDMA_SIZE 16
 #define PIIX_IDE_CMD_SIZE 8
-#define PIIX_IDE_IDETIM 0x40       /* 40h-43h: IDE timing, primary/secondary */
-#define PIIX_IDE_SIDETIM 0x44      /* slave IDE timing */
+#define PIIX_IDE_IDETIM 0x40  /* 40h-43h: IDE timing, primary/secondary */
+#define PIIX_IDE_SIDETIM 0x44 /* slave IDE timing */
 #define PIIX_IDE_CFG_END 0x45
 
-#define IDE_PRD_MAX 8192           /* descriptors in a 64 KiB table */
+#define IDE_PRD_MAX 8192 /* descriptors in a 64 KiB table */
 #define IDE_PRD_EOT 0x8000u
 #define IDE_PRD_MAX_BYTES 0x10000u /* byte count 0 means 64 KiB */
 #define IDE_DMA_MAX_IOV 128
@@ -60,7 +60,7 @@ struct ide_dma_req {
     uint32_t bytes;
     bool to_memory;
     int niov;
-    struct iovec iov[IDE_DMA_MAX_IOV];  /* mapped guest memory */
+    struct iovec iov[IDE_DMA_MAX_IOV]; /* mapped guest memory */
 };
 
 static void ide_bmdma_step(struct ide_bus *b);
@@ -77,8 +77,8 @@ static void ide_bmdma_finish(struct ide_bus *b, struct ide_drive *d,
 {
     struct ide_bmdma *bm = &b->bm;
 
-    dm_trace(ide_bmdma_finish, "bus %d result %d done %u/%u prds %u",
-             b->index, r, bm->done, bm->total, bm->prd_count);
+    dm_trace(ide_bmdma_finish, "bus %d result %d done %u/%u prds %u", b->index,
+             r, bm->done, bm->total, bm->prd_count);
     /* SFF-8038i: active stays set when the table is longer than the
      * transfer; an error stops the engine. */
     if (r != IDE_DMA_OK || bm->table_done) {
@@ -106,7 +106,7 @@ static void ide_bmdma_cb(void *opaque, int ret)
     g_free(r);
     b->bm.inflight = false;
     if (stale) {
-        ide_bmdma_step(b);  /* a transfer that waited for this one */
+        ide_bmdma_step(b); /* a transfer that waited for this one */
         return;
     }
     if (ret < 0) {
@@ -189,8 +189,8 @@ static int64_t ide_bmdma_gather(struct ide_bus *b, struct ide_drive *d,
                 return got;
             }
             if (n < 0) {
-                dm_guest_error("ide: DMA to 0x%x+0x%x failed: %s",
-                               bm->cur_addr, piece, g_strerror(-n));
+                dm_guest_error("ide: DMA to 0x%x+0x%x failed: %s", bm->cur_addr,
+                               piece, g_strerror(-n));
                 return -1;
             }
             *niov += n;
@@ -243,8 +243,8 @@ static void ide_bmdma_step(struct ide_bus *b)
     struct ide_drive *d = ide_bmdma_drive(b);
 
     while (d && bm->walking && (bm->cmd & BM_CMD_START) && !bm->inflight) {
-        bool blk_mode = d->dma_mode == IDE_DMA_BLK_READ ||
-                        d->dma_mode == IDE_DMA_BLK_WRITE;
+        bool blk_mode =
+            d->dma_mode == IDE_DMA_BLK_READ || d->dma_mode == IDE_DMA_BLK_WRITE;
         struct ide_dma_req *r;
         int64_t got;
 
@@ -345,7 +345,10 @@ static uint64_t piix_bm_read(void *opaque, uint64_t off, unsigned size)
         return bm->cmd;
     case 2:
         return bm->status;
-    case 4: case 5: case 6: case 7:
+    case 4:
+    case 5:
+    case 6:
+    case 7:
         return (bm->prd_table >> (8 * (off & 3))) & 0xff;
     default:
         return 0;
@@ -394,10 +397,13 @@ static void piix_bm_write(void *opaque, uint64_t off, uint64_t val,
                                (bm->status & BM_STAT_ACTIVE) |
                                (val & (BM_STAT_DRV0_DMA | BM_STAT_DRV1_DMA)));
         break;
-    case 4: case 5: case 6: case 7:
+    case 4:
+    case 5:
+    case 6:
+    case 7:
         bm->prd_table &= ~(0xffu << shift);
         bm->prd_table |= (uint32_t)(val & 0xff) << shift;
-        bm->prd_table &= ~3u;       /* dword aligned */
+        bm->prd_table &= ~3u; /* dword aligned */
         break;
     default:
         break;
@@ -617,8 +623,7 @@ struct ide_bus *ide_bus_find(struct dm_machine *m, const char *name)
             g_autofree char *own = g_strdup_printf("%s.%d", dev->id, n);
             g_autofree char *alias = g_strdup_printf("ide.%d", n);
 
-            if (strcmp(name, own) == 0 ||
-                (first && strcmp(name, alias) == 0)) {
+            if (strcmp(name, own) == 0 || (first && strcmp(name, alias) == 0)) {
                 return &s->bus[n];
             }
         }
@@ -627,8 +632,7 @@ struct ide_bus *ide_bus_find(struct dm_machine *m, const char *name)
     return NULL;
 }
 
-unsigned ide_drives(struct dm_machine *m, struct ide_drive **out,
-                    unsigned max)
+unsigned ide_drives(struct dm_machine *m, struct ide_drive **out, unsigned max)
 {
     unsigned n = 0;
 

@@ -39,15 +39,15 @@ enum blockdev_error_action {
 };
 
 struct blockdev_drive {
-    char *source;  /* the option as given ("-hda a.img"), prefixes messages */
-    char *id;      /* id= or generated ("ide0-hd0", "ide1-cd0", "none2") */
-    char *file;    /* NULL: a CD-ROM drive without a medium */
+    char *source; /* the option as given ("-hda a.img"), prefixes messages */
+    char *id;     /* id= or generated ("ide0-hd0", "ide1-cd0", "none2") */
+    char *file;   /* NULL: a CD-ROM drive without a medium */
     enum blockdev_if iface;
     enum blockdev_media media;
-    int bus, unit; /* if=ide: the position; -1 for if=none */
+    int bus, unit;        /* if=ide: the position; -1 for if=none */
     struct blk_opts opts; /* format, cache, aio, read-only; opts.id = id */
     enum blockdev_error_action werror, rerror;
-    bool discard;  /* TRIM reaches the image (discard=unmap, the default) */
+    bool discard; /* TRIM reaches the image (discard=unmap, the default) */
 };
 
 /* "file=FILE,index=INDEX,media=MEDIA" for -hda..-hdd/-cdrom FILE, commas in
