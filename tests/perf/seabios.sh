@@ -54,14 +54,23 @@ cpu_ticks() {
 # measure_once IDLE CMD...: prints "BANNER_MS RSS_KB CPU_PCT" (CPU only when
 # IDLE > 0, else "-"), or "fail REASON".
 measure_once() {
-    local idle=$1 start pid line t_banner="" rss="" cpu="-" c0 c1 deadline
+    local idle=$1 start pid line t_banner="" rss="" cpu="-" c0 c1 deadline rc
     shift
     start=$(now_ns)
     coproc VM { exec "$@" < /dev/null 2> /dev/null; }
     pid=$VM_PID
     deadline=$((SECONDS + 120))
     local fd=${VM[0]}
-    while [ $SECONDS -lt $deadline ] && IFS= read -r -t 5 line <&"$fd"; do
+    while [ $SECONDS -lt $deadline ]; do
+        # A quiet spell (QEMU's floppy probe in the nested host) is not the
+        # end: only end of output or the deadline stops the wait.
+        IFS= read -r -t 5 line <&"$fd"
+        rc=$?
+        if [ $rc -gt 128 ]; then
+            continue
+        elif [ $rc -ne 0 ]; then
+            break
+        fi
         if [ -z "$t_banner" ] && [[ $line == *"$BANNER"* ]]; then
             t_banner=$(( ($(now_ns) - start) / 1000000 ))
             rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
