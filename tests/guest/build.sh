@@ -41,7 +41,7 @@ die() { echo "guest/build.sh: $*" >&2; exit 1; }
 # The modules, by name; their dependencies are added.  Storage (issue 3),
 # then what the NIC, USB and input tests use.
 MODULES="scsi_mod libata ata_piix ahci sd_mod sr_mod cdrom isofs
-    ne2k_pci 8139too pcnet32 e1000 uhci_hcd ehci_pci usbhid hid_generic evdev"
+    ne2k_pci 8139too pcnet32 e1000 ehci_pci uhci_hcd usbhid hid_generic evdev"
 # The data pattern on the CD: 16384 sectors (8 MiB).
 PATTERN_LABEL=hvmdm-pat
 PATTERN_SECTORS=16384
