@@ -11,7 +11,8 @@
 # hybrid ISO.  The CD also holds /hvmdm/pattern.bin, the 8 MiB data pattern
 # the disk tests write (tests/guest/pattern.awk, label "hvmdm-pat").
 #
-# The result is cached in ${HVMDM_GUEST_CACHE:-/var/cache/hvmdm-guest}/KEY/,
+# The result is cached in $HVMDM_GUEST_CACHE/KEY/ (default /var/cache/hvmdm-guest,
+# for a normal user ~/.cache/hvmdm-guest),
 # KEY being a checksum of every input (these scripts, the init, the package
 # versions); a cached build is reused and only copied.  --out DIR (default
 # build/guest) gets:
@@ -22,10 +23,11 @@
 # --key prints the key and exits.  The kernel package is downloaded once
 # (Debian's archive must be reachable then).  Output: one line naming the ISO.
 set -euo pipefail
+ARGS=("$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 OUT=$TOP/build/guest
-CACHE=${HVMDM_GUEST_CACHE:-/var/cache/hvmdm-guest}
+CACHE=${HVMDM_GUEST_CACHE:-}
 KEY_ONLY=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -37,6 +39,12 @@ while [ $# -gt 0 ]; do
     esac
 done
 die() { echo "guest/build.sh: $*" >&2; exit 1; }
+if [ -z "$CACHE" ]; then
+    # A normal user cannot write /var/cache: then the own cache.
+    CACHE=/var/cache/hvmdm-guest
+    mkdir -p "$CACHE" 2> /dev/null && [ -w "$CACHE" ] ||
+        CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/hvmdm-guest
+fi
 
 # The modules, by name; their dependencies are added.  Storage (issue 3),
 # then what the NIC, USB and input tests use.
@@ -89,27 +97,22 @@ if [ -n "$KEY_ONLY" ]; then
 fi
 
 mkdir -p "$CACHE" 2> /dev/null && [ -w "$CACHE" ] ||
-    die "cannot write the cache $CACHE (run as root, or set HVMDM_GUEST_CACHE)"
+    die "cannot write the cache $CACHE (set HVMDM_GUEST_CACHE)"
 # Several builds may share the cache: one at a time.
 exec 9> "$CACHE/.lock"
 flock 9
 DST=$CACHE/$KEY
 
-if [ ! -f "$DST/guest.iso" ]; then
-    echo "guest/build.sh: building the test guest ($KPKG $KVERSION, key $KEY)" >&2
+# build_guest DEB: build the ISO from the kernel package DEB into DST (in a
+# subshell: a failure leaves nothing behind).
+build_guest() (
+    deb=$1
     WORK=$(mktemp -d "$CACHE/work.XXXXXX")
-    chmod 755 "$WORK"  # apt-get download runs as _apt
     trap 'rm -rf "$WORK"' EXIT
-
-    # The kernel package, downloaded once per version.
-    deb=$CACHE/dl/${KPKG}_$KVERSION.deb
-    if [ ! -f "$deb" ]; then
-        mkdir -p "$CACHE/dl"
-        (cd "$WORK" && apt-get download -qq "$KPKG=$KVERSION") ||
-            die "cannot download $KPKG $KVERSION from Debian's archive"
-        mv "$WORK"/*.deb "$deb"
+    if ! dpkg -x "$deb" "$WORK/k"; then
+        rm -f "$deb"
+        die "$deb is damaged: removed, the next run downloads it again"
     fi
-    dpkg -x "$deb" "$WORK/k"
     KREL=$(ls "$WORK/k/lib/modules")
     MODDIR=$WORK/k/lib/modules/$KREL
     [ -f "$WORK/k/boot/vmlinuz-$KREL" ] || die "$deb has no kernel image"
@@ -211,6 +214,48 @@ EOF
         [ -e "$old" ] || continue
         [ "${old%/guest.key}" = "$DST" ] || rm -rf "${old%/guest.key}"
     done
+)
+
+# use_older WHY: fall back to an older build in the cache (offline, or the
+# archive moved on since apt's lists were fetched), or fail.
+use_older() {
+    local old
+    for old in "$CACHE"/*/guest.iso; do
+        [ -e "$old" ] || continue
+        DST=${old%/guest.iso}
+        echo "guest/build.sh: $*; using the older build in $DST" >&2
+        return 0
+    done
+    die "$*"
+}
+
+if [ ! -f "$DST/guest.iso" ]; then
+    echo "guest/build.sh: building the test guest ($KPKG $KVERSION, key $KEY)" >&2
+    # The kernel package, downloaded once per version (apt-get download runs
+    # as _apt: a directory it can write).  If the archive no longer has it,
+    # apt's lists are old: update them (as root) and start again, once.
+    deb=$CACHE/dl/${KPKG}_$KVERSION.deb
+    if [ ! -f "$deb" ]; then
+        mkdir -p "$CACHE/dl"
+        dl=$(mktemp -d "$CACHE/dl/tmp.XXXXXX")
+        chmod 755 "$dl"
+        if (cd "$dl" && apt-get download -qq "$KPKG=$KVERSION" > "$dl/log" 2>&1); then
+            mv "$dl"/*.deb "$deb"
+        elif [ -z "${HVMDM_GUEST_RETRY:-}" ] && [ "$(id -u)" = 0 ] &&
+            apt-get update -qq > /dev/null 2>&1; then
+            rm -rf "$dl"
+            exec 9>&-
+            HVMDM_GUEST_RETRY=1 exec "$0" "${ARGS[@]}"
+        fi
+        rm -rf "$dl"
+    fi
+    if [ ! -f "$deb" ]; then
+        use_older "cannot download $KPKG $KVERSION from Debian's archive"
+    else
+        # (In the background: errexit holds there, unlike in a condition.)
+        build_guest "$deb" &
+        wait $! || use_older "building the ISO failed"
+    fi
 fi
 exec 9>&-
 
