@@ -4,7 +4,7 @@
 #   tests/e2e/run.sh [--build DIR] [--log DIR] [--where auto|direct|nested]
 #                    [NAME...]
 #
-# Runs the scenarios of scenarios.sh (all, or the NAMEs given) and prints one
+# Runs the scenarios of scenarios.sh and storage.sh (all, or the NAMEs given) and prints one
 # TAP line per scenario and place ("ok - e2e/direct/seabios-banner-smp1"),
 # with "#" lines saying why and where the logs are when one fails, then
 # "N passed, N failed"; the exit status is 1 if anything failed.
@@ -65,6 +65,8 @@ SCENARIO_TIMEOUT=90
 
 # shellcheck source=scenarios.sh
 . "$HERE/scenarios.sh"
+# shellcheck source=storage.sh
+. "$HERE/storage.sh"
 
 # The table: NEEDS[name], CALL[name] (function and arguments), in ORDER.
 # (Plain bash, no subprocesses: process start-up is slow in the nested host.)
