@@ -219,13 +219,9 @@ int img_check(int argc, char **argv)
             }
             break;
         case 'O':
-            if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
-                return img_usage_error("check",
-                                       "--output=%s: expected human "
-                                       "or json",
-                                       optarg);
+            if (!img_parse_output("check", optarg, &json)) {
+                return IMG_EXIT_ERROR;
             }
-            json = strcmp(optarg, "json") == 0;
             break;
         case 'q':
             quiet = true;

@@ -44,6 +44,16 @@ int img_usage_error(const char *cmd, const char *fmt, ...)
     return IMG_EXIT_ERROR;
 }
 
+bool img_parse_output(const char *cmd, const char *arg, bool *json)
+{
+    if (strcmp(arg, "json") && strcmp(arg, "human")) {
+        img_usage_error(cmd, "--output=%s: expected human or json", arg);
+        return false;
+    }
+    *json = strcmp(arg, "json") == 0;
+    return true;
+}
+
 /* ---- sizes ------------------------------------------------------------------ */
 
 bool img_parse_size(const char *s, uint64_t *out, GError **errp)

@@ -375,13 +375,9 @@ int img_info(int argc, char **argv)
             }
             break;
         case 'O':
-            if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
-                return img_usage_error("info",
-                                       "--output=%s: expected human "
-                                       "or json",
-                                       optarg);
+            if (!img_parse_output("info", optarg, &json)) {
+                return IMG_EXIT_ERROR;
             }
-            json = strcmp(optarg, "json") == 0;
             break;
         case 'B':
             chain = true;

@@ -94,13 +94,9 @@ int img_map(int argc, char **argv)
             }
             break;
         case 'O':
-            if (strcmp(optarg, "json") && strcmp(optarg, "human")) {
-                return img_usage_error("map",
-                                       "--output=%s: expected human or "
-                                       "json",
-                                       optarg);
+            if (!img_parse_output("map", optarg, &m.json)) {
+                return IMG_EXIT_ERROR;
             }
-            m.json = strcmp(optarg, "json") == 0;
             break;
         case 's':
         case 'l':

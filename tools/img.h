@@ -50,6 +50,9 @@ bool img_opts_check(struct img_opts *o, const char *fmt,
 
 /* A format name from -f/-O/-F; NULL means probe (only for existing files). */
 bool img_parse_format(const char *s, enum blk_format *out, GError **errp);
+/* --output=human|json for command CMD: sets *JSON, or prints the usage error
+ * and returns false. */
+bool img_parse_output(const char *cmd, const char *arg, bool *json);
 
 /* Open FILE (format FMT or probed) for the tools: read-only unless RW. */
 struct blk *img_open(const char *file, enum blk_format fmt, bool rw,
