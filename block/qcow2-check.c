@@ -13,6 +13,7 @@
  */
 #include <stdarg.h>
 
+#include "hvmdm/bytes.h"
 #include "hvmdm/log.h"
 #include "qcow2.h"
 
@@ -20,25 +21,6 @@
 #define QCOW2_MAX_SNAP_TABLE (64 * DM_MiB)
 #define QCOW2_CHECK_MAX_MESSAGES 1000
 #define QCOW2_COMPAT_LAZY_REFCOUNTS (1ull << 0)
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
-}
 
 static struct qcow2 *qcow2_state(struct blk *b, GError **errp)
 {
@@ -84,15 +66,15 @@ static bool qcow2_read_snapshots(struct qcow2 *s, struct qcow2_snap **out,
             blk_file_pread(s->f, pos, h, sizeof(h)) < 0) {
             goto bad;
         }
-        sn[i].l1_offset = rd64(h);
-        sn[i].l1_size = rd32(h + 8);
-        idlen = rd16(h + 12);
-        namelen = rd16(h + 14);
-        si->date_sec = rd32(h + 16);
-        si->date_nsec = rd32(h + 20);
-        si->vm_clock_nsec = rd64(h + 24);
-        si->vm_state_size = rd32(h + 32);
-        extra = rd32(h + 36);
+        sn[i].l1_offset = dm_ld_be64(h);
+        sn[i].l1_size = dm_ld_be32(h + 8);
+        idlen = dm_ld_be16(h + 12);
+        namelen = dm_ld_be16(h + 14);
+        si->date_sec = dm_ld_be32(h + 16);
+        si->date_nsec = dm_ld_be32(h + 20);
+        si->vm_clock_nsec = dm_ld_be64(h + 24);
+        si->vm_state_size = dm_ld_be32(h + 32);
+        extra = dm_ld_be32(h + 36);
         si->icount = UINT64_MAX;
         vlen = (uint64_t)extra + idlen + namelen;
         pos += sizeof(h);
@@ -106,10 +88,10 @@ static bool qcow2_read_snapshots(struct qcow2 *s, struct qcow2_snap **out,
             goto bad;
         }
         if (extra >= 8) {
-            si->vm_state_size = rd64(var);
+            si->vm_state_size = dm_ld_be64(var);
         }
         if (extra >= 24) {
-            si->icount = rd64(var + 16);
+            si->icount = dm_ld_be64(var + 16);
         }
         si->id = g_strndup((char *)var + extra, idlen);
         si->name = g_strndup((char *)var + extra + idlen, namelen);

@@ -12,24 +12,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "hvmdm/bytes.h"
 #include "hvmdm/log.h"
 #include "qcow2.h"
 
 #define QCOW2_EXT_BACKING_FMT 0xe2792acau
 #define QCOW2_V3_HDR_LEN 112 /* with compression_type and padding */
 #define QCOW2_DEFAULT_CLUSTER (64 * DM_KiB)
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-
-static void wr64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
 
 static uint64_t div_up(uint64_t a, uint64_t b)
 {
@@ -149,29 +138,29 @@ static bool qcow2_build_header(const struct qcow2_create_opts *o,
                     l->cs);
         return false;
     }
-    wr32(h, QCOW2_MAGIC);
-    wr32(h + 4, version);
-    wr32(h + 20, l->cluster_bits);
-    wr64(h + 24, o->size);
-    wr32(h + 36, (uint32_t)l->l1_size);
-    wr64(h + 40, l->l1_start << l->cluster_bits);
-    wr64(h + 48, l->rt_start << l->cluster_bits);
-    wr32(h + 56, (uint32_t)l->rt_clusters);
+    dm_st_be32(h, QCOW2_MAGIC);
+    dm_st_be32(h + 4, version);
+    dm_st_be32(h + 20, l->cluster_bits);
+    dm_st_be64(h + 24, o->size);
+    dm_st_be32(h + 36, (uint32_t)l->l1_size);
+    dm_st_be64(h + 40, l->l1_start << l->cluster_bits);
+    dm_st_be64(h + 48, l->rt_start << l->cluster_bits);
+    dm_st_be32(h + 56, (uint32_t)l->rt_clusters);
     if (version == 3) {
-        wr32(h + 96, l->refcount_order);
-        wr32(h + 100, hlen);
+        dm_st_be32(h + 96, l->refcount_order);
+        dm_st_be32(h + 100, hlen);
     }
     if (flen) {
-        wr32(h + pos, QCOW2_EXT_BACKING_FMT);
-        wr32(h + pos + 4, (uint32_t)flen);
+        dm_st_be32(h + pos, QCOW2_EXT_BACKING_FMT);
+        dm_st_be32(h + pos + 4, (uint32_t)flen);
         memcpy(h + pos + 8, o->backing_format, flen);
         pos += 8 + dm_align_up(flen, 8);
     }
     pos += 8; /* end of extensions: type 0, length 0 */
     if (blen) {
         memcpy(h + pos, o->backing_file, blen);
-        wr64(h + 8, pos);
-        wr32(h + 16, (uint32_t)blen);
+        dm_st_be64(h + 8, pos);
+        dm_st_be32(h + 16, (uint32_t)blen);
     }
     return true;
 }
@@ -225,7 +214,7 @@ static void fill_reftable(const struct qcow2_layout *l, uint64_t idx,
     for (uint64_t k = 0; k < per; k++) {
         uint64_t rb = idx * per + k;
         if (rb < l->rb_count) {
-            wr64(buf + 8 * k, (l->rb_start + rb) << l->cluster_bits);
+            dm_st_be64(buf + 8 * k, (l->rb_start + rb) << l->cluster_bits);
         }
     }
 }
@@ -245,8 +234,8 @@ static void fill_l1(const struct qcow2_layout *l, uint64_t idx, uint8_t *buf)
     for (uint64_t k = 0; l->l2_count && k < per; k++) {
         uint64_t i = idx * per + k;
         if (i < l->l1_size) {
-            wr64(buf + 8 * k,
-                 ((l->l2_start + i) << l->cluster_bits) | QCOW2_OFLAG_COPIED);
+            dm_st_be64(buf + 8 * k, ((l->l2_start + i) << l->cluster_bits) |
+                                        QCOW2_OFLAG_COPIED);
         }
     }
 }
@@ -257,8 +246,8 @@ static void fill_l2(const struct qcow2_layout *l, uint64_t idx, uint8_t *buf)
     for (uint64_t k = 0; k < per; k++) {
         uint64_t gc = idx * per + k;
         if (gc < l->data_count) {
-            wr64(buf + 8 * k, ((l->data_start + gc) << l->cluster_bits) |
-                                  QCOW2_OFLAG_COPIED);
+            dm_st_be64(buf + 8 * k, ((l->data_start + gc) << l->cluster_bits) |
+                                        QCOW2_OFLAG_COPIED);
         }
     }
 }
@@ -339,10 +328,10 @@ static int qcow2_write_geometry(struct qcow2 *s, uint64_t size,
     int ret;
 
     memset(g, 0, sizeof(g));
-    wr64(g, size);         /* 24: size */
-    wr32(g + 8, 0);        /* 32: crypt_method (none, checked at open) */
-    wr32(g + 12, l1_size); /* 36: l1_size */
-    wr64(g + 16, l1_off);  /* 40: l1_table_offset */
+    dm_st_be64(g, size);         /* 24: size */
+    dm_st_be32(g + 8, 0);        /* 32: crypt_method (none, checked at open) */
+    dm_st_be32(g + 12, l1_size); /* 36: l1_size */
+    dm_st_be64(g + 16, l1_off);  /* 40: l1_table_offset */
     ret = blk_file_pwrite(s->f, 24, g, sizeof(g));
     if (ret == 0) {
         ret = blk_file_flush(s->f);

@@ -19,6 +19,7 @@
 #include <zstd.h>
 #endif
 
+#include "hvmdm/bytes.h"
 #include "hvmdm/log.h"
 #include "hvmdm/trace.h"
 #include "qcow2.h"
@@ -50,20 +51,6 @@ void qcow2_corrupt(struct qcow2 *s, const char *fmt, ...)
     va_end(ap);
     dm_warn("%s: corrupt qcow2 image: %s", s->b->filename, msg);
     g_free(msg);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
 }
 
 /* ---- open -------------------------------------------------------------------- */
@@ -131,7 +118,7 @@ static bool qcow2_parse_extensions(struct qcow2 *s, const uint8_t *hdr,
     uint32_t features_len = 0;
 
     while (pos + 8 <= end) {
-        uint32_t type = rd32(hdr + pos), len = rd32(hdr + pos + 4);
+        uint32_t type = dm_ld_be32(hdr + pos), len = dm_ld_be32(hdr + pos + 4);
         const uint8_t *data = hdr + pos + 8;
 
         if (type == QCOW2_EXT_END) {
@@ -187,11 +174,11 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h, size_t hlen,
     uint64_t span, l1_needed, end;
     uint32_t crypt;
 
-    s->version = rd32(h + 4);
+    s->version = dm_ld_be32(h + 4);
     if (s->version != 2 && s->version != 3) {
         BAD("%s: unsupported qcow2 version %u (2 and 3 are)", fn, s->version);
     }
-    s->cluster_bits = rd32(h + 20);
+    s->cluster_bits = dm_ld_be32(h + 20);
     if (s->cluster_bits < 9 || s->cluster_bits > 21) {
         BAD("%s: qcow2 header: cluster_bits %u out of range (9..21)", fn,
             s->cluster_bits);
@@ -199,27 +186,27 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h, size_t hlen,
     s->cluster_size = 1ull << s->cluster_bits;
     s->l2_bits = s->cluster_bits - 3;
     s->l2_entries = 1ull << s->l2_bits;
-    s->size = rd64(h + 24);
-    crypt = rd32(h + 32);
+    s->size = dm_ld_be64(h + 24);
+    crypt = dm_ld_be32(h + 32);
     if (crypt != 0) {
         BAD("%s: qcow2 header: crypt_method %u: encrypted images are not "
             "supported",
             fn, crypt);
     }
-    s->l1_size = rd32(h + 36);
-    s->l1_offset = rd64(h + 40);
-    s->rt_offset = rd64(h + 48);
-    s->rt_clusters = rd32(h + 56);
-    s->nb_snapshots = rd32(h + 60);
-    s->snapshots_offset = rd64(h + 64);
+    s->l1_size = dm_ld_be32(h + 36);
+    s->l1_offset = dm_ld_be64(h + 40);
+    s->rt_offset = dm_ld_be64(h + 48);
+    s->rt_clusters = dm_ld_be32(h + 56);
+    s->nb_snapshots = dm_ld_be32(h + 60);
+    s->snapshots_offset = dm_ld_be64(h + 64);
     s->refcount_order = 4;
     s->header_length = QCOW2_HDR_V2_LEN;
     if (s->version == 3) {
-        s->incompat = rd64(h + 72);
-        s->compat = rd64(h + 80);
-        s->autoclear = rd64(h + 88);
-        s->refcount_order = rd32(h + 96);
-        s->header_length = rd32(h + 100);
+        s->incompat = dm_ld_be64(h + 72);
+        s->compat = dm_ld_be64(h + 80);
+        s->autoclear = dm_ld_be64(h + 88);
+        s->refcount_order = dm_ld_be32(h + 96);
+        s->header_length = dm_ld_be32(h + 100);
         if (s->header_length < QCOW2_HDR_V3_LEN ||
             s->header_length > MIN(s->cluster_size, hlen)) {
             BAD("%s: qcow2 header: header_length %u out of range (104..%" PRIu64
@@ -273,8 +260,8 @@ static bool qcow2_parse_header(struct qcow2 *s, const uint8_t *h, size_t hlen,
     /* Backing file name: inside the first cluster, after the header. */
     end = MIN(s->cluster_size, hlen);
     {
-        uint64_t boff = rd64(h + 8);
-        uint32_t blen = rd32(h + 16);
+        uint64_t boff = dm_ld_be64(h + 8);
+        uint32_t blen = dm_ld_be32(h + 16);
         if (boff) {
             if (blen == 0 || blen > QCOW2_MAX_BACKING_NAME ||
                 boff < s->header_length || !dm_range_ok(boff, blen, end)) {
@@ -400,7 +387,7 @@ static bool qcow2_open(struct blk *b, GError **errp)
                     b->filename, g_strerror(-ret));
         goto fail;
     }
-    if (rd32(h) != QCOW2_MAGIC) {
+    if (dm_ld_be32(h) != QCOW2_MAGIC) {
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID,
                     "%s: not a qcow2 image (bad magic)", b->filename);
         goto fail;

@@ -17,6 +17,7 @@
 #include <zlib.h>
 #endif
 
+#include "hvmdm/bytes.h"
 #include "hvmdm/log.h"
 #include "hvmdm/trace.h"
 #include "vmdk.h"
@@ -30,25 +31,6 @@
         g_set_error(errp, DM_ERROR, DM_ERROR_INVALID, __VA_ARGS__); \
         return false;                                               \
     } while (0)
-
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_LE(v);
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_LE(v);
-}
 
 static void corrupt(struct vmdk_sparse *sp, const char *fmt, ...)
     G_GNUC_PRINTF(2, 3);
@@ -104,15 +86,16 @@ static bool read_footer(struct vmdk_sparse *sp, uint64_t fsize, uint8_t *h,
                     g_strerror(-ret));
         return false;
     }
-    if (le32(marker + 8) != 0 || le32(marker + 12) != VMDK_MARKER_FOOTER) {
+    if (dm_ld_le32(marker + 8) != 0 ||
+        dm_ld_le32(marker + 12) != VMDK_MARKER_FOOTER) {
         BAD("%s: vmdk stream: no footer marker before the footer (size %u, "
             "type %u)",
-            fn, le32(marker + 8), le32(marker + 12));
+            fn, dm_ld_le32(marker + 8), dm_ld_le32(marker + 12));
     }
-    if (le32(h) != VMDK_MAGIC) {
-        BAD("%s: vmdk stream footer: bad magic 0x%08x", fn, le32(h));
+    if (dm_ld_le32(h) != VMDK_MAGIC) {
+        BAD("%s: vmdk stream footer: bad magic 0x%08x", fn, dm_ld_le32(h));
     }
-    if (le64(h + VMDK_HDR_GD_OFFSET) == VMDK_GD_AT_END) {
+    if (dm_ld_le64(h + VMDK_HDR_GD_OFFSET) == VMDK_GD_AT_END) {
         BAD("%s: vmdk stream footer: gdOffset points at the footer again", fn);
     }
     return true;
@@ -122,10 +105,10 @@ static bool check_geometry(struct vmdk_sparse *sp, const uint8_t *h,
                            GError **errp)
 {
     const char *fn = sp->filename;
-    uint32_t gtes = le32(h + VMDK_HDR_GTES_PER_GT);
+    uint32_t gtes = dm_ld_le32(h + VMDK_HDR_GTES_PER_GT);
     uint64_t span;
 
-    sp->grain_sectors = le64(h + VMDK_HDR_GRAIN_SIZE);
+    sp->grain_sectors = dm_ld_le64(h + VMDK_HDR_GRAIN_SIZE);
     if (sp->grain_sectors == 0 || sp->grain_sectors > VMDK_MAX_GRAIN_SECTORS ||
         (sp->grain_sectors & (sp->grain_sectors - 1))) {
         BAD("%s: vmdk sparse header: grainSize %" PRIu64 " sectors is not a "
@@ -137,7 +120,7 @@ static bool check_geometry(struct vmdk_sparse *sp, const uint8_t *h,
         BAD("%s: vmdk sparse header: numGTEsPerGT %u (must be %u)", fn, gtes,
             VMDK_GTES_PER_GT);
     }
-    sp->capacity = le64(h + VMDK_HDR_CAPACITY);
+    sp->capacity = dm_ld_le64(h + VMDK_HDR_CAPACITY);
     if (sp->capacity > VMDK_MAX_SECTORS) {
         BAD("%s: vmdk sparse header: capacity %" PRIu64 " sectors is larger "
             "than %" PRIu64 " (64 TiB)",
@@ -158,15 +141,15 @@ static bool check_header(struct vmdk_sparse *sp, const uint8_t *h,
                          uint64_t fsize, bool writable, GError **errp)
 {
     const char *fn = sp->filename;
-    uint16_t algo = le16(h + VMDK_HDR_COMPRESS);
+    uint16_t algo = dm_ld_le16(h + VMDK_HDR_COMPRESS);
     uint64_t gd_bytes;
 
-    sp->version = le32(h + VMDK_HDR_VERSION);
+    sp->version = dm_ld_le32(h + VMDK_HDR_VERSION);
     if (sp->version < 1 || sp->version > 3) {
         BAD("%s: vmdk sparse header: unsupported version %u (1..3)", fn,
             sp->version);
     }
-    sp->flags = le32(h + VMDK_HDR_FLAGS);
+    sp->flags = dm_ld_le32(h + VMDK_HDR_FLAGS);
     if ((sp->flags & VMDK_FLAG_NL_TEST) &&
         memcmp(h + VMDK_HDR_NL_CHARS, "\n \r\n", 4) != 0) {
         BAD("%s: vmdk sparse header: newline test characters damaged (the "
@@ -194,8 +177,8 @@ static bool check_header(struct vmdk_sparse *sp, const uint8_t *h,
     if (!check_geometry(sp, h, errp)) {
         return false;
     }
-    sp->desc_offset = le64(h + VMDK_HDR_DESC_OFFSET);
-    sp->desc_size = le64(h + VMDK_HDR_DESC_SIZE);
+    sp->desc_offset = dm_ld_le64(h + VMDK_HDR_DESC_OFFSET);
+    sp->desc_size = dm_ld_le64(h + VMDK_HDR_DESC_SIZE);
     if (sp->desc_offset &&
         (sp->desc_size == 0 || sp->desc_size > VMDK_DESC_MAX / VMDK_SECTOR)) {
         BAD("%s: vmdk sparse header: descriptorSize %" PRIu64 " sectors "
@@ -208,17 +191,17 @@ static bool check_header(struct vmdk_sparse *sp, const uint8_t *h,
         return false;
     }
     gd_bytes = (uint64_t)sp->gd_entries * 4;
-    if (!check_in_file(fn, "gdOffset", le64(h + VMDK_HDR_GD_OFFSET), gd_bytes,
-                       fsize, errp)) {
+    if (!check_in_file(fn, "gdOffset", dm_ld_le64(h + VMDK_HDR_GD_OFFSET),
+                       gd_bytes, fsize, errp)) {
         return false;
     }
-    sp->gd_off = le64(h + VMDK_HDR_GD_OFFSET) * VMDK_SECTOR;
-    if ((sp->flags & VMDK_FLAG_RGD) && le64(h + VMDK_HDR_RGD_OFFSET)) {
-        if (!check_in_file(fn, "rgdOffset", le64(h + VMDK_HDR_RGD_OFFSET),
+    sp->gd_off = dm_ld_le64(h + VMDK_HDR_GD_OFFSET) * VMDK_SECTOR;
+    if ((sp->flags & VMDK_FLAG_RGD) && dm_ld_le64(h + VMDK_HDR_RGD_OFFSET)) {
+        if (!check_in_file(fn, "rgdOffset", dm_ld_le64(h + VMDK_HDR_RGD_OFFSET),
                            gd_bytes, fsize, errp)) {
             return false;
         }
-        sp->rgd_off = le64(h + VMDK_HDR_RGD_OFFSET) * VMDK_SECTOR;
+        sp->rgd_off = dm_ld_le64(h + VMDK_HDR_RGD_OFFSET) * VMDK_SECTOR;
     }
     return true;
 }
@@ -274,10 +257,11 @@ bool vmdk_sparse_open(struct vmdk_sparse *sp, struct blk_file *f,
                     g_strerror(-ret));
         return false;
     }
-    if (le32(h) != VMDK_MAGIC) {
-        BAD("%s: not a vmdk sparse extent (bad magic 0x%08x)", name, le32(h));
+    if (dm_ld_le32(h) != VMDK_MAGIC) {
+        BAD("%s: not a vmdk sparse extent (bad magic 0x%08x)", name,
+            dm_ld_le32(h));
     }
-    if (le64(h + VMDK_HDR_GD_OFFSET) == VMDK_GD_AT_END &&
+    if (dm_ld_le64(h + VMDK_HDR_GD_OFFSET) == VMDK_GD_AT_END &&
         !read_footer(sp, (uint64_t)fsize, h, errp)) {
         return false;
     }
@@ -430,12 +414,12 @@ int vmdk_sparse_load_compressed(struct vmdk_sparse *sp, uint64_t g,
         if (ret < 0) {
             return ret;
         }
-        len = le32(m + 8);
-        if (le64(m) != g * sp->grain_sectors) {
+        len = dm_ld_le32(m + 8);
+        if (dm_ld_le64(m) != g * sp->grain_sectors) {
             corrupt(sp,
                     "grain marker at sector 0x%" PRIx64 " names LBA %" PRIu64
                     ", expected %" PRIu64,
-                    sector, le64(m), g * sp->grain_sectors);
+                    sector, dm_ld_le64(m), g * sp->grain_sectors);
             return -EIO;
         }
         pos += sizeof(m);
